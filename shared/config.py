@@ -1,0 +1,185 @@
+"""Configuration from environment variables, validated once at start-up.
+
+Every setting is declared in :data:`SETTINGS` (name, default, parser, help) so the README table,
+the Terraform function environments and this validation come from one list; tests check that
+the README and ``infra/`` agree with it. A bad value fails fast with an error that names the
+variable and how to fix it, instead of surfacing as a confusing failure on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _mode(text: str) -> str:
+    if text not in ("embedded", "cloud"):
+        raise ValueError("must be 'embedded' or 'cloud'")
+    return text
+
+
+def _keywords(text: str) -> dict[str, str]:
+    """``@webex=webex-personal-room,@meet=webex-space`` → ``{"@webex": "webex-personal-room"}``."""
+    result: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        keyword, sep, provider = part.partition("=")
+        keyword = keyword.strip().lower()
+        if not sep or not keyword.startswith("@") or len(keyword) < 2 or not provider.strip():
+            raise ValueError(f"entry {part!r} must look like @keyword=provider")
+        result[keyword] = provider.strip()
+    if not result:
+        raise ValueError("needs at least one @keyword=provider entry")
+    return result
+
+
+def _url(text: str) -> str:
+    """An exact URL (token endpoints, push addresses): https, or http on loopback only."""
+    if not text.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ValueError("must be an https:// URL (http only for 127.0.0.1/localhost)")
+    return text
+
+
+def _base_url(text: str) -> str:
+    """An API base URL, normalised to end with one slash so paths join predictably."""
+    return _url(text).rstrip("/") + "/"
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    attr: str
+    default: str | None
+    parse: Callable[[str], Any]
+    help: str
+    required_in: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HYBRIDCAL_MODE", "mode", "embedded", _mode,
+            "`embedded` (SQLite, in-process bus, local keys) or `cloud` (Firestore, Pub/Sub, KMS)."),
+    Setting("GOOGLE_CLOUD_PROJECT", "project", None, str,
+            "Google Cloud project id (set by the Cloud Functions runtime).", ("cloud",)),
+    Setting("HYBRIDCAL_DATA_DIR", "data_dir", ".local-data", str,
+            "Embedded mode: directory for the SQLite store and the local keyset."),
+    Setting("HYBRIDCAL_DELEGATED_SA", "delegated_service_account", None, str,
+            "Email of the service account authorised for domain-wide delegation; its JWTs are "
+            "signed keylessly through IAM signJwt.", ("cloud",)),
+    Setting("HYBRIDCAL_GOOGLE_API_ENDPOINT", "google_api_endpoint", None, _base_url,
+            "Override the Google API endpoint (the Workspace simulator's URL); unset = Google."),
+    Setting("HYBRIDCAL_TOKEN_URI", "token_uri", "https://oauth2.googleapis.com/token", _url,
+            "OAuth token endpoint for the JWT-bearer grant."),
+    Setting("HYBRIDCAL_INTAKE_URL", "intake_url", None, _url,
+            "Public HTTPS address of `intake_push`, given to Calendar watches.", ("cloud",)),
+    Setting("HYBRIDCAL_KMS_KEY", "kms_key", None, str,
+            "Cloud KMS key-encryption key: projects/P/locations/L/keyRings/R/cryptoKeys/K.",
+            ("cloud",)),
+    Setting("HYBRIDCAL_PSEUDONYM_KEY", "pseudonym_key", "local-dev-pseudonym-key", str,
+            "Secret for the keyed hash that pseudonymises user ids in logs and clear fields."),
+    Setting("HYBRIDCAL_ADMIN_TOKEN", "admin_token", None, str,
+            "Embedded mode: bearer token admins present to `provision_users`."),
+    Setting("HYBRIDCAL_WATCH_TTL_SECONDS", "watch_ttl_seconds", "604800", _positive_int,
+            "Lifetime requested for Calendar push channels (Google caps it at 7 days)."),
+    Setting("HYBRIDCAL_RENEWAL_HORIZON_SECONDS", "renewal_horizon_seconds", "86400",
+            _positive_int, "Channels expiring within this horizon are replaced on each tick."),
+    Setting("HYBRIDCAL_RECONCILE_INTERVAL_SECONDS", "reconcile_interval_seconds", "21600",
+            _positive_int, "How often every active user gets a reconciliation sync."),
+    Setting("HYBRIDCAL_VACATION_INTERVAL_SECONDS", "vacation_interval_seconds", "600",
+            _positive_int, "Every active user's vacation responder is read once per interval."),
+    Setting("HYBRIDCAL_NOTIFY_LEAD_SECONDS", "notify_lead_seconds", "300", _positive_int,
+            "Join notifications go out this long before a meeting starts."),
+    Setting("HYBRIDCAL_KEYWORDS", "keywords", "@webex=webex-personal-room,@meet=webex-space",
+            _keywords, "Location keywords and the provider each one asks for."),
+    Setting("HYBRIDCAL_WEBEX_SITE", "webex_site", "example", str,
+            "Webex site name used in Personal Room URLs and SIP URIs."),
+    Setting("HYBRIDCAL_WEBEX_API_URL", "webex_api_url", "https://webexapis.com/v1/", _base_url,
+            "Webex REST API base URL (the embedded stack points it at a local fake)."),
+    Setting("HYBRIDCAL_WEBEX_TOKEN", "webex_token", None, str,
+            "Webex API bearer token (from Secret Manager when deployed); unset = Personal Room "
+            "fallback for space meetings."),
+    Setting("HYBRIDCAL_ORG_LOCALE", "org_locale", None, str,
+            "Force one language for join blocks instead of each user's Calendar locale."),
+    Setting("HYBRIDCAL_INDEX_PAST_DAYS", "index_past_days", "1", _positive_int,
+            "Meetings index window: days into the past."),
+    Setting("HYBRIDCAL_INDEX_FUTURE_DAYS", "index_future_days", "28", _positive_int,
+            "Meetings index window: days into the future."),
+    Setting("HYBRIDCAL_DATA_KEY_ROTATION_DAYS", "data_key_rotation_days", "30", _positive_int,
+            "Each user's data key is replaced after this many days."),
+    Setting("HYBRIDCAL_MAX_DELIVERY_ATTEMPTS", "max_delivery_attempts", "5", _positive_int,
+            "Attempts before a message is moved to its dead-letter topic."),
+    Setting("HYBRIDCAL_LOG_LEVEL", "log_level", "INFO", str.upper,
+            "Python logging level for the structured JSON logs."),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings; build with :func:`load`."""
+
+    mode: str = "embedded"
+    project: str | None = None
+    data_dir: str = ".local-data"
+    delegated_service_account: str | None = None
+    google_api_endpoint: str | None = None
+    token_uri: str = "https://oauth2.googleapis.com/token"
+    intake_url: str | None = None
+    kms_key: str | None = None
+    pseudonym_key: str = "local-dev-pseudonym-key"
+    admin_token: str | None = None
+    watch_ttl_seconds: int = 604800
+    renewal_horizon_seconds: int = 86400
+    reconcile_interval_seconds: int = 21600
+    vacation_interval_seconds: int = 600
+    notify_lead_seconds: int = 300
+    keywords: dict[str, str] = field(
+        default_factory=lambda: {"@webex": "webex-personal-room", "@meet": "webex-space"}
+    )
+    webex_site: str = "example"
+    webex_api_url: str = "https://webexapis.com/v1/"
+    webex_token: str | None = None
+    org_locale: str | None = None
+    index_past_days: int = 1
+    index_future_days: int = 28
+    data_key_rotation_days: int = 30
+    max_delivery_attempts: int = 5
+    log_level: str = "INFO"
+
+    def replace(self, **changes: Any) -> Config:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Config(**values)
+
+
+def load(environ: Mapping[str, str] | None = None) -> Config:
+    """Parse and validate every setting; raises :class:`ConfigError` naming the culprit."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    mode = environ.get("HYBRIDCAL_MODE", "embedded")
+    for setting in SETTINGS:
+        raw = environ.get(setting.env, setting.default)
+        if raw is None or raw == "":
+            if mode in setting.required_in:
+                raise ConfigError(
+                    f"{setting.env} is required when HYBRIDCAL_MODE={mode}: {setting.help} "
+                    f"Set it in the function's environment (infra/ does this for you)."
+                )
+            continue
+        try:
+            values[setting.attr] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{setting.env}={raw!r} is invalid: {exc}. Expected: {setting.help}"
+            ) from None
+    return Config(**values)

@@ -1,0 +1,48 @@
+# hybridcal developer commands. Everything installs itself into .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+NODE_STAMP := local/emulators/node_modules/.installed
+
+.PHONY: run test lint bench chaos i18n clean help
+
+help:
+	@echo "make run    - start the embedded stack with a simulated Workspace domain"
+	@echo "make test   - run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - print the benchmark tables"
+	@echo "make i18n   - re-extract and compile the join-block translations"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+# The Firestore emulator used by the store contract tests (skipped with a reason without Node).
+$(NODE_STAMP): local/emulators/package.json local/emulators/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd local/emulators && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
+	else echo "npm not found: Firestore emulator tests will be skipped"; fi
+
+run: $(STAMP)
+	$(PY) -m local
+
+test: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F shared/i18n/babel.cfg -o shared/i18n/hybridcal.pot shared
+	$(VENV)/bin/pybabel update -i shared/i18n/hybridcal.pot -d shared/i18n/locales -D hybridcal
+	$(VENV)/bin/pybabel compile -d shared/i18n/locales -D hybridcal
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache local/emulators/node_modules

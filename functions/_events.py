@@ -1,0 +1,91 @@
+"""Shared plumbing for the Pub/Sub-triggered entry points.
+
+Delivery is at least once, so: a message id already handled is acknowledged without work; a
+:class:`~shared.errors.TransientError` is re-raised so Pub/Sub redelivers with backoff, until
+``max_delivery_attempts`` (counted in the store, because Eventarc does not pass the attempt
+number) when the message is published to the topic's dead-letter topic with the reason and
+acknowledged; a :class:`~shared.errors.PermanentError` or a malformed envelope is logged and
+acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from shared.bus.base import Message, Topics
+from shared.errors import PermanentError
+from shared.logs import fields
+from shared.runtime import Services
+
+_LOGGER = logging.getLogger(__name__)
+
+Route = Callable[[Services, dict[str, Any]], None]
+
+
+def run(cloud_event: Any, routes: Mapping[str, Route], services: Services) -> None:
+    """Decode the CloudEvent and dispatch on its topic (raise = redeliver)."""
+    from shared.bus.pubsub import decode_pubsub_cloudevent
+
+    try:
+        message = decode_pubsub_cloudevent(cloud_event)
+    except ValueError as exc:
+        _LOGGER.error("malformed Pub/Sub envelope dropped", extra=fields(problem=str(exc)[:200]))
+        return
+    route = routes.get(message.topic)
+    if route is None:
+        _LOGGER.error("message for a topic this function does not handle dropped",
+                      extra=fields(topic=message.topic))
+        return
+    handle(message, route, services)
+
+
+def handle(message: Message, route: Route, services: Services) -> None:
+    store = services.store
+    done_key = f"{message.topic}:{message.message_id}"
+    if store.get("processed", done_key) is not None:
+        _LOGGER.info("duplicate delivery acknowledged", extra=fields(topic=message.topic))
+        return
+    try:
+        route(services, message.data)
+    except PermanentError as exc:
+        _LOGGER.warning("message dropped: permanent failure",
+                        extra=fields(topic=message.topic, error=type(exc).__name__,
+                                     detail=str(exc)[:200]))
+    except Exception as exc:
+        attempts = _count_attempt(services, done_key)
+        if attempts < services.config.max_delivery_attempts:
+            raise  # Pub/Sub redelivers with the subscription's exponential backoff
+        services.bus.publish(
+            Topics.dead_letter(message.topic),
+            message.data,
+            ordering_key="",
+            attributes={"reason": type(exc).__name__, "attempts": str(attempts),
+                        "source_message_id": message.message_id},
+        )
+        _LOGGER.error("message moved to dead-letter topic",
+                      extra=fields(topic=message.topic, attempts=attempts,
+                                   error=type(exc).__name__))
+    _mark_done(services, done_key)
+
+
+def _count_attempt(services: Services, key: str) -> int:
+    def bump(doc: dict | None) -> tuple[dict, int]:
+        n = int((doc or {}).get("n", 0)) + 1
+        return {"n": n, "expire_at": _expiry(services)}, n
+
+    return services.store.transact("attempts", key, bump)
+
+
+def _mark_done(services: Services, key: str) -> None:
+    services.store.create("processed", key, {"expire_at": _expiry(services)})
+    services.store.delete("attempts", key)
+
+
+def _expiry(services: Services) -> str:
+    from datetime import timedelta
+
+    from shared.clock import to_rfc3339
+
+    return to_rfc3339(services.clock.now() + timedelta(days=7))

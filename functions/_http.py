@@ -1,0 +1,40 @@
+"""Helpers shared by the HTTP entry points: bounded bodies and JSON errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.errors import BadRequest, Forbidden, HybridcalError, NotFound, Unauthorized
+
+MAX_BODY_BYTES = 1_048_576  # 1 MiB: larger admin batches must use CSV upload through the CLI
+
+_STATUS = {BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404}
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> tuple:
+    return (
+        json.dumps(payload),
+        status,
+        {"Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def error_response(exc: HybridcalError) -> tuple:
+    """Map a domain error to a JSON error; the message never carries user text by design."""
+    for cls, status in _STATUS.items():
+        if isinstance(exc, cls):
+            extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return json_response(status, {"error": {"code": status, "message": str(exc)}}, extra)
+    return json_response(500, {"error": {"code": 500, "message": "internal error"}})
+
+
+def read_body(request: Any) -> bytes:
+    """The raw body, refusing oversize input before reading it all."""
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    data = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes")
+    return data

@@ -1,0 +1,17 @@
+"""``meetings_api`` (HTTP): meetings list, RSVP, scheduling and presence for app and devices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from functions._api import serve
+from functions._deps import deps
+
+
+@functions_framework.http
+def meetings_api(request: Any) -> tuple:
+    from shared import meetings_api as api
+
+    return serve(request, deps(), api.handle)

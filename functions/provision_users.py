@@ -1,0 +1,17 @@
+"""``provision_users`` (HTTP, private): admins activate, deactivate and inspect users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import functions_framework
+
+from functions._api import serve
+from functions._deps import deps
+
+
+@functions_framework.http
+def provision_users(request: Any) -> tuple:
+    from shared import provisioning_api
+
+    return serve(request, deps(), provisioning_api.handle)

@@ -1,0 +1,37 @@
+"""Domain errors every layer speaks.
+
+Adapters translate transport failures into these at the edge (see
+:mod:`shared.workspace.errors`), and ``functions/`` maps them to what the trigger needs: a
+:class:`TransientError` is re-raised so Pub/Sub redelivers, a :class:`PermanentError` is logged
+and acknowledged so a poison message cannot loop forever.
+"""
+
+from __future__ import annotations
+
+
+class HybridcalError(Exception):
+    """Base class; messages never contain user text (they end up in logs and HTTP bodies)."""
+
+
+class TransientError(HybridcalError):
+    """Worth retrying later: quota, 5xx, timeouts, lease held by another worker."""
+
+
+class PermanentError(HybridcalError):
+    """Retrying cannot help: bad input, revoked access, a resource that is gone."""
+
+
+class BadRequest(PermanentError):
+    """The caller sent something malformed; HTTP handlers answer 400."""
+
+
+class Unauthorized(PermanentError):
+    """No or invalid credentials; HTTP handlers answer 401."""
+
+
+class Forbidden(PermanentError):
+    """Valid credentials, not allowed; HTTP handlers answer 403."""
+
+
+class NotFound(PermanentError):
+    """HTTP handlers answer 404."""

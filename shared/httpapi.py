@@ -1,0 +1,84 @@
+"""Framework-free HTTP request/response types for the JSON APIs.
+
+The domain APIs (provisioning, meetings) take an :class:`ApiRequest` and return an
+:class:`ApiResponse`, so they are tested without Flask and served by the thin handlers in
+``functions/`` and by the embedded runner alike.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import BadRequest
+
+MAX_JSON_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    query: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def bearer(self) -> str | None:
+        value = self.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    def json(self) -> Any:
+        """The body as JSON, with clear 400s for bad encoding, syntax or hostile nesting."""
+        if not self.body:
+            raise BadRequest("request body must be a JSON object")
+        try:
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("request body is not valid UTF-8") from None
+        if _nesting_depth(text) > MAX_JSON_DEPTH:
+            raise BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise BadRequest("request body is not valid JSON") from None
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+    @classmethod
+    def json(cls, status: int, payload: Any) -> ApiResponse:
+        return cls(status, json.dumps(payload),
+                   {"Content-Type": "application/json", "Cache-Control": "no-store"})
+
+    @classmethod
+    def html(cls, status: int, text: str) -> ApiResponse:
+        return cls(status, text, {"Content-Type": "text/html; charset=utf-8",
+                                  "Cache-Control": "no-store"})
+
+
+def _nesting_depth(text: str) -> int:
+    """Maximum bracket depth, ignoring strings: linear, and refuses deep JSON before parsing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest

@@ -1,0 +1,111 @@
+"""The services a handler needs, wired once per process.
+
+``functions/`` asks :func:`functions._deps.deps` for a :class:`Services`; it is built on first
+use (never at import: cold starts) from :mod:`shared.config`. The embedded stack builds the same
+object around its simulator, SQLite file and in-process bus, so every code path below the entry
+points is the one that runs in the cloud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.bus.base import Bus
+from shared.clock import Clock, SystemClock
+from shared.config import Config
+from shared.store.base import Store
+
+
+@dataclass
+class Services:
+    """Everything below the entry points depends on this, never on globals."""
+
+    config: Config
+    clock: Clock
+    store: Store
+    bus: Bus
+    sealer: Any  # shared.crypto.Sealer
+    workspace: Any  # shared.workspace.factory.WorkspaceFactory
+    sleep: Callable[[float], None] = time.sleep
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def pseudonym(self, email: str) -> str:
+        """Stable keyed pseudonym for logs and clear store fields (never the email itself)."""
+        return pseudonymise(email, self.config.pseudonym_key)
+
+
+def pseudonymise(email: str, key: str) -> str:
+    digest = hmac.new(key.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return "u_" + digest[:20]
+
+
+def build_cloud(config: Config) -> Services:
+    """Firestore + Pub/Sub + Cloud KMS + keyless delegation (heavy imports happen here)."""
+    from shared.bus.pubsub import PubSubBus
+    from shared.crypto import Sealer
+    from shared.keys.kms import CloudKmsKek
+    from shared.store.firestore import FirestoreStore
+    from shared.workspace.factory import WorkspaceFactory
+
+    clock = SystemClock()
+    store = FirestoreStore(project=config.project)
+    return Services(
+        config=config,
+        clock=clock,
+        store=store,
+        bus=PubSubBus(config.project or ""),
+        sealer=_sealer(Sealer, store, CloudKmsKek(config.kms_key or ""), clock, config),
+        workspace=WorkspaceFactory(
+            api_endpoint=config.google_api_endpoint,
+            token_uri=config.token_uri,
+            signer_email=config.delegated_service_account,
+        ),
+    )
+
+
+def build_embedded(
+    config: Config,
+    *,
+    clock: Clock,
+    bus: Bus,
+    service_account_info: dict[str, Any],
+    store: Store | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Services:
+    """SQLite + the given bus + a local keyset: one process, no cloud project needed."""
+    from shared.crypto import Sealer
+    from shared.keys.local import LocalKeysetKek
+    from shared.store.sqlite import SqliteStore
+    from shared.workspace.factory import WorkspaceFactory
+
+    data_dir = Path(config.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = store or SqliteStore(data_dir / "hybridcal.sqlite3")
+    kek = LocalKeysetKek(data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
+    return Services(
+        config=config,
+        clock=clock,
+        store=store,
+        bus=bus,
+        sealer=_sealer(Sealer, store, kek, clock, config),
+        workspace=WorkspaceFactory(
+            api_endpoint=config.google_api_endpoint,
+            token_uri=config.token_uri,
+            service_account_info=service_account_info,
+        ),
+        sleep=sleep,
+    )
+
+
+def _sealer(sealer_cls: Any, store: Store, kek: Any, clock: Clock, config: Config) -> Any:
+    from datetime import timedelta
+
+    return sealer_cls(
+        store, kek, clock, rotation_period=timedelta(days=config.data_key_rotation_days)
+    )

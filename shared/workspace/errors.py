@@ -1,0 +1,159 @@
+"""Google API failures translated into domain errors at the transport edge.
+
+Quota and server errors are retried here with exponential backoff and jitter (tenacity); other
+4xx are final and never retried, because retrying a 403 ``forbiddenForNonOrganizer`` or a 404
+only burns quota. Delegation refusals from the token endpoint (``RefreshError``) become
+:class:`DelegationRefused` with a reason an admin can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from shared.errors import PermanentError, TransientError
+
+_LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+
+
+class GoogleTransientError(TransientError):
+    """Quota, 5xx or a network failure that outlived the in-process retries."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class GooglePermanentError(PermanentError):
+    """A final 4xx from a Google API."""
+
+    def __init__(self, message: str, *, status: int, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class SyncTokenExpired(GooglePermanentError):
+    """410: the stored sync token is no longer valid; a full sync is required."""
+
+
+class EtagMismatch(GooglePermanentError):
+    """412: the event changed since we read it."""
+
+
+class GoneOrMissing(GooglePermanentError):
+    """404 / 410 on a single resource: it does not exist (any more)."""
+
+
+class DelegationRefused(PermanentError):
+    """The token endpoint refused the delegated grant (admin console, unknown/suspended user)."""
+
+    def __init__(self, message: str, *, error: str, description: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description
+
+
+def http_error_details(exc: Any) -> tuple[int, str, str]:
+    """``(status, reason, message)`` from a googleapiclient ``HttpError``."""
+    status = int(getattr(getattr(exc, "resp", None), "status", 0) or 0)
+    reason, message = "", ""
+    try:
+        body = json.loads(exc.content.decode("utf-8", "replace"))
+        error = body.get("error", {})
+        message = str(error.get("message", ""))[:200]
+        errors = error.get("errors") or [{}]
+        reason = str(errors[0].get("reason", "") or error.get("status", ""))
+    except (ValueError, AttributeError, TypeError):
+        pass
+    return status, reason, message
+
+
+def translate(exc: BaseException) -> BaseException:
+    """Map an exception from google-auth / googleapiclient / the network to a domain error."""
+    from google.auth.exceptions import RefreshError, TransportError
+    from googleapiclient.errors import HttpError
+
+    if isinstance(exc, HttpError):
+        status, reason, message = http_error_details(exc)
+        text = f"Google API answered {status} {reason}".strip()
+        if status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS):
+            return GoogleTransientError(text, status=status, reason=reason)
+        if status == 410 and reason in ("fullSyncRequired", "updatedMinTooLongAgo"):
+            return SyncTokenExpired(text, status=status, reason=reason)
+        if status == 412:
+            return EtagMismatch(text, status=status, reason=reason)
+        if status in (404, 410):
+            return GoneOrMissing(text, status=status, reason=reason)
+        return GooglePermanentError(text + (f": {message}" if message else ""), status=status,
+                                    reason=reason)
+    if isinstance(exc, RefreshError):
+        error, description = _refresh_error_parts(exc)
+        if error in ("unauthorized_client", "invalid_grant", "access_denied", "invalid_scope"):
+            return DelegationRefused(f"token refused: {error}", error=error,
+                                     description=description)
+        return GoogleTransientError(f"token endpoint failed: {error or 'unknown'}")
+    if isinstance(exc, TransportError | ConnectionError | TimeoutError | OSError):
+        return GoogleTransientError(f"network failure talking to Google: {type(exc).__name__}")
+    try:
+        import httplib2
+
+        if isinstance(exc, httplib2.HttpLib2Error):
+            return GoogleTransientError(f"network failure talking to Google: {type(exc).__name__}")
+    except ImportError:  # pragma: no cover - httplib2 ships with googleapiclient
+        pass
+    return exc
+
+
+def _refresh_error_parts(exc: BaseException) -> tuple[str, str]:
+    """google-auth puts the token endpoint's JSON in ``args[1]`` (or a string in args[0])."""
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, dict):
+            return str(arg.get("error", "")), str(arg.get("error_description", ""))
+    text = str(exc.args[0]) if exc.args else ""
+    error = text.split(":", 1)[0].strip()
+    return error, text
+
+
+def call_google(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 5,
+    initial_wait: float = 1.0,
+    max_wait: float = 32.0,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """Run one Google call with backoff + jitter on transient failures; translate the rest.
+
+    ``sleep`` is injectable so the embedded stack and tests don't wait in real time.
+    """
+    import tenacity
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_random_exponential(multiplier=initial_wait, max=max_wait),
+        retry=tenacity.retry_if_exception_type(GoogleTransientError),
+        reraise=True,
+        sleep=sleep or tenacity.nap.sleep,
+    )
+
+    def attempt() -> T:
+        try:
+            return fn()
+        except Exception as exc:
+            translated = translate(exc)
+            if translated is exc:
+                raise
+            if isinstance(translated, GoogleTransientError):
+                _LOGGER.info("transient Google failure, backing off",
+                             extra={"json_fields": {"status": translated.status,
+                                                    "reason": translated.reason}})
+            raise translated from exc
+
+    return retrying(attempt)

@@ -1,0 +1,88 @@
+"""Per-user Google API clients with domain-wide delegation, built once and reused.
+
+A Calendar or Gmail ``Resource`` per user is cheap to keep and slow to build (discovery document
+parsing, credentials), so both are cached for the life of the process; the credentials cache
+their access token until shortly before expiry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
+GMAIL_SETTINGS_SCOPE = "https://www.googleapis.com/auth/gmail.settings.basic"
+
+
+class WorkspaceFactory:
+    """Builds delegated Calendar/Gmail clients for a user.
+
+    ``service_account_info`` (a key) is only for the Workspace simulator; deployed, the factory
+    signs keylessly as ``signer_email`` through IAM ``signJwt``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_endpoint: str | None = None,
+        token_uri: str = "https://oauth2.googleapis.com/token",
+        service_account_info: dict[str, Any] | None = None,
+        signer_email: str | None = None,
+        max_cached_users: int = 2048,
+    ) -> None:
+        if service_account_info is None and signer_email is None:
+            raise ValueError("need a service account: key info (simulator) or signer_email")
+        self._api_endpoint = api_endpoint
+        self._token_uri = token_uri
+        self._info = service_account_info
+        self._signer_email = signer_email
+        self._max = max_cached_users
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def client_id(self) -> str | None:
+        return (self._info or {}).get("client_id")
+
+    def calendar(self, user: str) -> Any:
+        """Calendar v3 acting as ``user`` (scope ``calendar`` only)."""
+        return self._get("calendar", user)
+
+    def gmail(self, user: str) -> Any:
+        """Gmail v1 acting as ``user`` (scope ``gmail.settings.basic`` only)."""
+        return self._get("gmail", user)
+
+    def forget(self, user: str) -> None:
+        """Drop cached clients, e.g. after deactivation or a delegation refusal."""
+        with self._lock:
+            for api in ("calendar", "gmail"):
+                self._cache.pop((api, user), None)
+
+    def _get(self, api: str, user: str) -> Any:
+        key = (api, user)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        resource = self._build(api, user)
+        with self._lock:
+            self._cache[key] = resource
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+        return resource
+
+    def _build(self, api: str, user: str) -> Any:
+        from shared.workspace import clients
+
+        scope = CALENDAR_SCOPE if api == "calendar" else GMAIL_SETTINGS_SCOPE
+        credentials = clients.delegated_credentials(
+            user,
+            [scope],
+            service_account_info=self._info,
+            signer_email=self._signer_email,
+            token_uri=self._token_uri,
+        )
+        if api == "calendar":
+            return clients.calendar_service(credentials, api_endpoint=self._api_endpoint)
+        return clients.gmail_service(credentials, api_endpoint=self._api_endpoint)

@@ -46,3 +46,13 @@ def test_plain_http_endpoint_only_for_loopback():
 def test_every_setting_maps_to_a_config_field():
     names = set(Config.__dataclass_fields__)
     assert {s.attr for s in SETTINGS} <= names
+
+
+def test_readme_documents_every_setting_with_its_default():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for setting in SETTINGS:
+        assert f"| `{setting.env}` |" in readme, setting.env
+        if setting.default:
+            assert f"`{setting.default}`" in readme, setting.env

@@ -1,0 +1,66 @@
+# Firestore (native mode), the composite indexes the store's queries need, and TTL policies.
+#
+# Index shape (shared/store/firestore.py): [equality fields in filter order] + [order_by] +
+# ["_key"], all ascending; `_key` is the store's reserved field holding the original key.
+
+resource "google_firestore_database" "this" {
+  # No CMEK: sensitive fields are sealed by the application with per-user data keys wrapped
+  # by the KMS key (and crypto-shredded on deactivation).
+  provider                          = google-beta
+  project                           = var.project_id
+  name                              = "(default)" # FirestoreStore opens the default database
+  location_id                       = var.firestore_location
+  type                              = "FIRESTORE_NATIVE"
+  concurrency_mode                  = "PESSIMISTIC" # transactions (leases, attempt counters) lock
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+
+  depends_on = [google_project_service.this]
+}
+
+locals {
+  # collection => list of index field lists.
+  indexes = {
+    # renewal: state == "active" AND expires < T, ordered by expires
+    "channels/state-expires" = { collection = "channels", fields = ["state", "expires", "_key"] }
+    # provisioning/polling/reconciliation: status == S, paged by key
+    "users/status" = { collection = "users", fields = ["status", "_key"] }
+    # meetings list: user == U AND start in [A, B), ordered by start
+    "meetings/user-start" = { collection = "meetings", fields = ["user", "start", "_key"] }
+    # meetings not yet ended: user == U AND end > T, ordered by end
+    "meetings/user-end" = { collection = "meetings", fields = ["user", "end", "_key"] }
+  }
+
+  # Idempotency keys, attempt counters and leases carry `expire_at`; Firestore deletes them
+  # (within about a day) once it has passed. TTL acts only on Timestamp values.
+  ttl_collections = toset(["attempts", "leases", "notifications", "processed"])
+}
+
+resource "google_firestore_index" "this" {
+  for_each   = local.indexes
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value.collection
+
+  dynamic "fields" {
+    for_each = each.value.fields
+    content {
+      field_path = fields.value
+      order      = "ASCENDING"
+    }
+  }
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each   = local.ttl_collections
+  project    = var.project_id
+  database   = google_firestore_database.this.name
+  collection = each.value
+  field      = "expire_at"
+
+  ttl_config {}
+
+  # Nobody queries on expire_at: no single-field index to pay for on every write.
+  index_config {}
+}

@@ -1,0 +1,231 @@
+# Inputs, alphabetical. Each HYBRIDCAL_* setting the functions read is documented in
+# shared/config.py (SETTINGS); tests/infra checks that the two agree.
+
+variable "collaboration_subscribers" {
+  description = <<-EOT
+    IAM members of the collaboration cloud that pull meetings-updated, join-notifications and
+    presence-updated (roles/pubsub.subscriber on those subscriptions only).
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "data_key_rotation_days" {
+  description = "Each user's data key is replaced after this many days (HYBRIDCAL_DATA_KEY_ROTATION_DAYS)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.data_key_rotation_days >= 1 && var.data_key_rotation_days <= 365
+    error_message = "data_key_rotation_days must be between 1 and 365."
+  }
+}
+
+variable "firestore_location" {
+  description = "Firestore location (a multi-region such as nam5/eur3, or a region). Cannot change later."
+  type        = string
+  default     = "nam5"
+}
+
+variable "functions" {
+  description = <<-EOT
+    Per-function sizing overrides, keyed by function key (see local._functions in
+    functions.tf for the keys and the justified defaults). Example:
+    { meetings-api = { min_instances = 1 } }.
+  EOT
+  type = map(object({
+    available_cpu   = optional(string)
+    concurrency     = optional(number)
+    max_instances   = optional(number)
+    memory          = optional(string)
+    min_instances   = optional(number)
+    timeout_seconds = optional(number)
+  }))
+  default  = {}
+  nullable = false
+}
+
+variable "index_future_days" {
+  description = "Meetings index window into the future, days (HYBRIDCAL_INDEX_FUTURE_DAYS)."
+  type        = number
+  default     = 28
+  validation {
+    condition     = var.index_future_days >= 1 && var.index_future_days <= 366
+    error_message = "index_future_days must be between 1 and 366."
+  }
+}
+
+variable "index_past_days" {
+  description = "Meetings index window into the past, days (HYBRIDCAL_INDEX_PAST_DAYS)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.index_past_days >= 1 && var.index_past_days <= 31
+    error_message = "index_past_days must be between 1 and 31."
+  }
+}
+
+variable "keywords" {
+  description = "Location keywords and the provider each asks for (HYBRIDCAL_KEYWORDS)."
+  type        = string
+  default     = "@webex=webex-personal-room,@meet=webex-space"
+  validation {
+    condition = alltrue([
+      for part in split(",", var.keywords) : can(regex("^\\s*@[^=\\s]+=\\S+\\s*$", part))
+    ])
+    error_message = "keywords must look like @keyword=provider[,@keyword=provider...]."
+  }
+}
+
+variable "labels" {
+  description = "Labels applied to every labelled resource."
+  type        = map(string)
+  default     = { app = "hybridcal" }
+  nullable    = false
+}
+
+variable "log_level" {
+  description = "Python logging level of the functions (HYBRIDCAL_LOG_LEVEL)."
+  type        = string
+  default     = "INFO"
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = <<-EOT
+    Attempts before a message is dead-lettered by the handler (HYBRIDCAL_MAX_DELIVERY_ATTEMPTS).
+    The subscriptions' own dead-letter policy allows two more, as a backstop for crashes.
+  EOT
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.max_delivery_attempts >= 3 && var.max_delivery_attempts <= 98
+    error_message = "max_delivery_attempts must be between 3 and 98 (Pub/Sub caps the backstop at 100)."
+  }
+}
+
+variable "meetings_api_invokers" {
+  description = <<-EOT
+    IAM members allowed to call meetings_api (app backend and device service accounts). The
+    handler also verifies the caller's Google-signed ID token and audience.
+  EOT
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "notify_lead_seconds" {
+  description = "Join notifications go out this long before a meeting starts (HYBRIDCAL_NOTIFY_LEAD_SECONDS)."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.notify_lead_seconds >= 60 && var.notify_lead_seconds <= 3600
+    error_message = "notify_lead_seconds must be between 60 and 3600 (the tick runs every minute)."
+  }
+}
+
+variable "org_locale" {
+  description = "Force one language for join blocks (HYBRIDCAL_ORG_LOCALE); null = each user's Calendar locale."
+  type        = string
+  default     = null
+}
+
+variable "prefix" {
+  description = "Prefix of every resource name (2-9 characters, so service account ids stay within 30)."
+  type        = string
+  default     = "hybridcal"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,7}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 2-9 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "project_id" {
+  description = "Google Cloud project that hosts hybridcal."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project id (not a name or number)."
+  }
+}
+
+variable "provisioning_admins" {
+  description = "IAM members allowed to call provision_users (e.g. group:hybridcal-admins@example.com)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "reconcile_interval_seconds" {
+  description = <<-EOT
+    Every active user gets a reconciliation sync this often (HYBRIDCAL_RECONCILE_INTERVAL_SECONDS);
+    it rides on the renewal tick, so keep it a multiple of the renewal schedule.
+  EOT
+  type        = number
+  default     = 21600
+  validation {
+    condition     = var.reconcile_interval_seconds >= 3600
+    error_message = "reconcile_interval_seconds must be at least 3600 (the renewal tick is hourly)."
+  }
+}
+
+variable "region" {
+  description = "Region of the functions, scheduler jobs and KMS key ring."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "renewal_horizon_seconds" {
+  description = "Channels expiring within this horizon are replaced on each tick (HYBRIDCAL_RENEWAL_HORIZON_SECONDS)."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.renewal_horizon_seconds >= 7200 && var.renewal_horizon_seconds < var.watch_ttl_seconds
+    error_message = "renewal_horizon_seconds must cover at least two hourly ticks and be shorter than watch_ttl_seconds."
+  }
+}
+
+variable "vacation_interval_seconds" {
+  description = "Every active user's vacation responder is read once per interval (HYBRIDCAL_VACATION_INTERVAL_SECONDS)."
+  type        = number
+  default     = 600
+  validation {
+    condition = (
+      var.vacation_interval_seconds >= 60 && var.vacation_interval_seconds <= 1800 &&
+      var.vacation_interval_seconds % 60 == 0 && 3600 % var.vacation_interval_seconds == 0
+    )
+    error_message = "vacation_interval_seconds must be whole minutes that divide an hour, at most 30 (60, 120, ..., 600, ..., 1800): the schedule is */N minutes."
+  }
+}
+
+variable "watch_ttl_seconds" {
+  description = "Lifetime requested for Calendar push channels (HYBRIDCAL_WATCH_TTL_SECONDS); Google caps it at 7 days."
+  type        = number
+  default     = 604800
+  validation {
+    condition     = var.watch_ttl_seconds >= 3600 && var.watch_ttl_seconds <= 604800
+    error_message = "watch_ttl_seconds must be between 3600 and 604800."
+  }
+}
+
+variable "webex_site" {
+  description = "Webex site name used in Personal Room URLs and SIP URIs (HYBRIDCAL_WEBEX_SITE)."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]+$", var.webex_site))
+    error_message = "webex_site is the site name only (mysite for mysite.webex.com)."
+  }
+}
+
+variable "webex_token_enabled" {
+  description = <<-EOT
+    Give HYBRIDCAL_WEBEX_TOKEN to the functions that create meetings. Turn on only after a
+    version was added to the `<prefix>-webex-token` secret (docs/deploy.md, step 5): a function
+    whose secret has no version fails to deploy. Off = Personal Room fallback.
+  EOT
+  type        = bool
+  default     = false
+}

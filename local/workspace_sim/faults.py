@@ -1,0 +1,92 @@
+"""Quotas and fault injection: Google's over-limit answers and a seeded unreliable network."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass
+class FaultSettings:
+    rate_limit: float = 0.0
+    server_error: float = 0.0
+    timeout: float = 0.0
+    duplicate_push: float = 0.0
+    drop_push: float = 0.0
+    seed: int = 0
+
+
+class Faults:
+    """``set(...)`` replaces the whole setting; kinds left out are off."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.settings = FaultSettings()
+        self._random = random.Random(0)
+        self.timeout_seconds = 0.2
+        self.injected: Counter = Counter()
+
+    def set(self, *, rate_limit: float = 0.0, server_error: float = 0.0, timeout: float = 0.0,
+            duplicate_push: float = 0.0, drop_push: float = 0.0, seed: int = 0) -> None:
+        with self._lock:
+            self.settings = FaultSettings(rate_limit, server_error, timeout, duplicate_push,
+                                          drop_push, seed)
+            self._random = random.Random(seed)
+
+    def draw_request(self) -> str | None:
+        """``"rate_limit" | "rate_limit_429" | "server_error" | "timeout" | None``."""
+        with self._lock:
+            s, r = self.settings, self._random.random()
+            if r < s.rate_limit:
+                kind = "rate_limit" if self._random.random() < 0.5 else "rate_limit_429"
+            elif r < s.rate_limit + s.server_error:
+                kind = "server_error"
+            elif r < s.rate_limit + s.server_error + s.timeout:
+                kind = "timeout"
+            else:
+                return None
+            self.injected[kind] += 1
+            return kind
+
+    def draw_push(self) -> str | None:
+        with self._lock:
+            s, r = self.settings, self._random.random()
+            if r < s.drop_push:
+                self.injected["drop_push"] += 1
+                return "drop"
+            if r < s.drop_push + s.duplicate_push:
+                self.injected["duplicate_push"] += 1
+                return "duplicate"
+            return None
+
+
+class Quotas:
+    """Per-user and per-project requests per clock minute."""
+
+    def __init__(self, project_per_minute: int, user_per_minute: int) -> None:
+        self.project_per_minute = project_per_minute
+        self.user_per_minute = user_per_minute
+        self._counts: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def set(self, *, project_per_minute: int | None = None,
+            user_per_minute: int | None = None) -> None:
+        if project_per_minute is not None:
+            self.project_per_minute = project_per_minute
+        if user_per_minute is not None:
+            self.user_per_minute = user_per_minute
+
+    def charge(self, user: str, minute: int) -> str | None:
+        """Count one request; ``"user"`` / ``"project"`` when that limit is exceeded."""
+        with self._lock:
+            if len(self._counts) > 100_000:
+                self._counts = Counter({k: v for k, v in self._counts.items() if k[1] >= minute})
+            self._counts[("", minute)] += 1
+            self._counts[(user, minute)] += 1
+            if self._counts[("", minute)] > self.project_per_minute:
+                return "project"
+            if self._counts[(user, minute)] > self.user_per_minute:
+                return "user"
+            return None

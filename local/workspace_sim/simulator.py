@@ -1,0 +1,238 @@
+"""The simulated domain: users, rooms, the Admin console's delegation table, the HTTP server
+and push delivery.
+
+Pushes are queued when a calendar changes and POSTed by :meth:`WorkspaceSimulator.deliver_pushes`
+(or a background thread for the interactive demo), never from the request thread, so tests
+decide when Google "calls back". Failed deliveries are retried with exponential backoff in clock
+time, as Google does; expired or stopped channels send nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from local.workspace_sim.calendar import Calendar, CalendarState, Channel, resource_uri
+from local.workspace_sim.faults import Faults, Quotas
+from local.workspace_sim.oauth import Delegation, TokenEndpoint, generate_service_account
+from local.workspace_sim.server import App
+from shared.clock import Clock, FakeClock
+
+SCOPES = ("https://www.googleapis.com/auth/calendar",
+          "https://www.googleapis.com/auth/gmail.settings.basic")
+
+
+@dataclass
+class _Push:
+    channel: Channel
+    state: str
+    number: int
+    due: datetime
+    attempt: int = 0
+
+
+class WorkspaceSimulator:
+    """Calendar v3 + Gmail settings + OAuth (domain-wide delegation) on 127.0.0.1."""
+
+    def __init__(self, clock: Clock | None = None, *, project_quota_per_minute: int = 10_000,
+                 user_quota_per_minute: int = 600, domain: str = "example.com") -> None:
+        self.clock = clock or FakeClock()
+        self.domain = domain
+        self.lock = threading.RLock()
+        self.users: dict[str, dict[str, Any]] = {}
+        self.delegation = Delegation()
+        self.faults = Faults()
+        self.quotas = Quotas(project_quota_per_minute, user_quota_per_minute)
+        self.api_enabled = {"calendar": True, "gmail": True}
+        self.meet_allowed = True
+        self.calendar_state = CalendarState(self)
+        self._counts: Counter = Counter()
+        self._count_lock = threading.Lock()
+        self._pushes: list[_Push] = []
+        self._server: Any = None
+        self._push_thread: threading.Thread | None = None
+        self._push_stop = threading.Event()
+        self.url = ""
+        self.token_uri = ""
+        self.service_account_info: dict[str, Any] = {}
+        self.oauth: TokenEndpoint | None = None
+        self.delivered: list[dict[str, str]] = []
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> WorkspaceSimulator:
+        from werkzeug.serving import make_server
+
+        from local.quiet import QuietHandler
+
+        self._server = make_server("127.0.0.1", 0, App(self), threaded=True,
+                                   request_handler=QuietHandler)
+        port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{port}/"
+        self.token_uri = self.url + "token"
+        info = generate_service_account(self.token_uri, self.domain)
+        self._public_info = info
+        self.service_account_info = {k: v for k, v in info.items() if not k.startswith("_")}
+        self.oauth = TokenEndpoint(info, self.delegation)
+        self.delegation.authorize(info["client_id"], SCOPES)
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name="workspace-sim").start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_push_thread()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> WorkspaceSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the domain -------------------------------------------------------------------------
+    def add_user(self, email: str, *, locale: str = "en", timezone: str = "UTC",
+                 suspended: bool = False) -> None:
+        email = email.lower()
+        with self.lock:
+            self.users[email] = {"locale": locale, "timezone": timezone, "suspended": suspended,
+                                 "room": False, "vacation": {"enableAutoReply": False}}
+            self.calendar_state.calendars.setdefault(email, Calendar(email, email))
+
+    def add_room(self, email: str, name: str = "") -> None:
+        email = email.lower()
+        with self.lock:
+            self.users[email] = {"locale": "en", "timezone": "UTC", "suspended": False,
+                                 "room": True, "name": name or email,
+                                 "vacation": {"enableAutoReply": False}}
+            self.calendar_state.calendars.setdefault(email, Calendar(email, email, room=True))
+
+    def set_suspended(self, email: str, suspended: bool) -> None:
+        with self.lock:
+            self.users[email.lower()]["suspended"] = suspended
+
+    def remove_user(self, email: str) -> None:
+        with self.lock:
+            self.users.pop(email.lower(), None)
+            self.calendar_state.calendars.pop(email.lower(), None)
+
+    def set_api_enabled(self, api: str, enabled: bool) -> None:
+        self.api_enabled[api] = enabled
+
+    def set_calendar_writable(self, email: str, writable: bool) -> None:
+        with self.lock:
+            self.calendar_state.calendars[email.lower()].writable = writable
+
+    def invalidate_sync_tokens(self, email: str) -> None:
+        """As when Google expires tokens: the next incremental list answers 410."""
+        import secrets
+
+        with self.lock:
+            self.calendar_state.calendars[email.lower()].generation = secrets.token_hex(4)
+
+    # -- observation ------------------------------------------------------------------------
+    def count(self, key: str) -> None:
+        with self._count_lock:
+            self._counts[key] += 1
+
+    def api_calls(self) -> Counter:
+        with self._count_lock:
+            return Counter(self._counts)
+
+    def reset_counters(self) -> None:
+        with self._count_lock:
+            self._counts.clear()
+
+    def channels(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{"id": c.id, "resourceId": c.resource_id, "address": c.address,
+                     "expiration": c.expiration, "calendar": c.calendar, "stopped": c.stopped}
+                    for c in self.calendar_state.channels.values()]
+
+    def events_of(self, email: str) -> list[dict[str, Any]]:
+        with self.lock:
+            cal = self.calendar_state.calendars[email.lower()]
+            return [cal.events[k] | {} for k in cal.events]
+
+    # -- push notifications -----------------------------------------------------------------
+    def queue_push(self, channel: Channel, state: str) -> None:
+        """Called under the lock whenever a watched calendar changes."""
+        if channel.stopped or channel.expiration <= self.clock.now():
+            return
+        fate = self.faults.draw_push()
+        channel.message_number += 1
+        if fate == "drop":
+            return
+        push = _Push(channel, state, channel.message_number, self.clock.now())
+        self._pushes.append(push)
+        if fate == "duplicate":
+            self._pushes.append(_Push(channel, state, channel.message_number, self.clock.now()))
+
+    def pending_pushes(self) -> int:
+        with self.lock:
+            return len(self._pushes)
+
+    def next_push_due(self) -> datetime | None:
+        with self.lock:
+            return min((p.due for p in self._pushes), default=None)
+
+    def deliver_pushes(self) -> int:
+        """POST every due notification; returns how many were accepted (2xx)."""
+        import requests
+
+        now = self.clock.now()
+        with self.lock:
+            due = [p for p in self._pushes if p.due <= now]
+            self._pushes = [p for p in self._pushes if p.due > now]
+        delivered = 0
+        for push in due:
+            channel = push.channel
+            if channel.stopped or channel.expiration <= now:
+                continue
+            headers = {
+                "X-Goog-Channel-ID": channel.id,
+                "X-Goog-Channel-Expiration": format_datetime(channel.expiration.astimezone(UTC),
+                                                             usegmt=True),
+                "X-Goog-Resource-ID": channel.resource_id,
+                "X-Goog-Resource-URI": resource_uri(channel.calendar),
+                "X-Goog-Resource-State": push.state,
+                "X-Goog-Message-Number": str(push.number),
+            }
+            if channel.token:
+                headers["X-Goog-Channel-Token"] = channel.token
+            try:
+                response = requests.post(channel.address, headers=headers, data=b"", timeout=10)
+                ok = 200 <= response.status_code < 300
+            except requests.RequestException:
+                ok = False
+            if ok:
+                delivered += 1
+                self.delivered.append(headers)
+                continue
+            if push.attempt < 6:  # Google retries with exponential backoff, then gives up
+                push.attempt += 1
+                push.due = now + timedelta(seconds=2 ** push.attempt)
+                with self.lock:
+                    self._pushes.append(push)
+        return delivered
+
+    def start_push_thread(self, interval: float = 0.2) -> None:
+        self._push_stop.clear()
+
+        def loop() -> None:
+            while not self._push_stop.wait(interval):
+                self.deliver_pushes()
+
+        self._push_thread = threading.Thread(target=loop, daemon=True, name="sim-push")
+        self._push_thread.start()
+
+    def stop_push_thread(self) -> None:
+        self._push_stop.set()
+        if self._push_thread:
+            self._push_thread.join(timeout=5)
+            self._push_thread = None

@@ -26,7 +26,7 @@ Route = Callable[[Services, dict[str, Any]], None]
 
 def run(cloud_event: Any, routes: Mapping[str, Route], services: Services) -> None:
     """Decode the CloudEvent and dispatch on its topic (raise = redeliver)."""
-    from shared.bus.pubsub import decode_pubsub_cloudevent
+    from shared.bus.envelope import decode_pubsub_cloudevent
 
     try:
         message = decode_pubsub_cloudevent(cloud_event)

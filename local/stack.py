@@ -1,0 +1,418 @@
+"""The embedded stack: every entry point, the Workspace simulator and local adapters in one
+process.
+
+It is how ``make run`` works without a Google Cloud project and how the integration tests drive
+the product end to end. Nothing below the entry points is special-cased: pushes travel over real
+HTTP from the simulator to ``intake_push``; bus messages reach the Pub/Sub functions as
+CloudEvents through functions-framework's own app; Google is reached through the real
+google-auth and googleapiclient. Time is a :class:`~shared.clock.FakeClock` unless
+``real_time=True``, so a week of watch renewals runs in a second.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import logging
+import secrets
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from shared.bus.base import Message, Topics
+from shared.bus.local import LocalBus
+from shared.clock import Clock, FakeClock, SystemClock
+from shared.config import Config
+from shared.config import load as load_config
+
+_LOGGER = logging.getLogger(__name__)
+
+MAIN_SOURCE = Path(__file__).resolve().parent.parent / "main.py"
+HTTP_FUNCTIONS = ("intake_push", "provision_users", "meetings_api")
+
+# topic -> entry point consuming it (as deployed by infra/)
+SUBSCRIPTIONS: dict[str, str] = {
+    Topics.CALENDAR_CHANGES: "process_changes",
+    Topics.PROVISIONING: "process_changes",
+    Topics.RENEW_TICK: "renew_watches",
+    Topics.RENEW_USER: "renew_watches",
+    Topics.VACATION_TICK: "poll_vacations",
+    Topics.VACATION_SHARD: "poll_vacations",
+    Topics.NOTIFY_TICK: "dispatch_join_notifications",
+}
+
+
+@dataclass
+class _Job:
+    topic: str
+    every: timedelta
+    due: Any  # datetime
+
+
+class NeverSettles(RuntimeError):
+    """Work kept arriving: a handler loops, or a message is retried forever."""
+
+
+class LocalStack:
+    """See the module docstring; the public methods are the harness contract (issue #3)."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path | str | None = None,
+        real_time: bool = False,
+        clock: Clock | None = None,
+        env: dict[str, str] | None = None,
+        scheduler: bool = True,
+        webex_fake: bool = True,
+    ) -> None:
+        self._tmp = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="hybridcal-")
+            data_dir = self._tmp.name
+        self.data_dir = Path(data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.real_time = real_time
+        self.clock: Clock = clock or (SystemClock() if real_time else FakeClock())
+        self._env = dict(env or {})
+        self._scheduler_enabled = scheduler
+        self._want_webex_fake = webex_fake
+        self._jobs: list[_Job] = []
+        self._lock = threading.RLock()
+        self._started = False
+        self._ids = itertools.count(1)
+        self.admin_token = self._env.get("HYBRIDCAL_ADMIN_TOKEN") or secrets.token_urlsafe(16)
+        self.webex = None
+        self._server = None
+        self._loop_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> LocalStack:
+        from local.workspace_sim import WorkspaceSimulator
+
+        if self._started:
+            return self
+        self.sim = WorkspaceSimulator(clock=self.clock)
+        self.sim.start()
+        if self._want_webex_fake:
+            try:
+                from local.webex_fake import WebexFake
+            except ImportError:  # the Webex fake is optional for stacks that never schedule
+                self.webex = None
+            else:
+                self.webex = WebexFake()
+                self.webex.start()
+        self._start_http()
+        self.config = self._config()
+        self.bus = LocalBus(self.clock)
+        self.services = self._build_services()
+        self._install()
+        self._apps = self._function_apps()
+        for topic, target in SUBSCRIPTIONS.items():
+            self.bus.subscribe(
+                f"{target}--{topic}", topic, self._deliverer(target),
+                max_attempts=self.config.max_delivery_attempts + 1,
+            )
+        if self._scheduler_enabled:
+            now = self.clock.now()
+            self._jobs = [
+                _Job(Topics.NOTIFY_TICK, timedelta(seconds=60), now + timedelta(seconds=60)),
+                _Job(Topics.VACATION_TICK,
+                     timedelta(seconds=self.config.vacation_interval_seconds),
+                     now + timedelta(seconds=self.config.vacation_interval_seconds)),
+                _Job(Topics.RENEW_TICK, timedelta(hours=1), now + timedelta(hours=1)),
+            ]
+        self._started = True
+        if self.real_time:
+            self._loop_thread = threading.Thread(target=self._real_time_loop, daemon=True,
+                                                 name="hybridcal-local-loop")
+            self._loop_thread.start()
+        return self
+
+    def close(self) -> None:
+        from functions import _deps
+
+        self._stop.set()
+        if self._loop_thread:
+            self._loop_thread.join(timeout=5)
+        if self._server:
+            self._server.shutdown()
+        if getattr(self, "sim", None):
+            self.sim.stop()
+        if self.webex:
+            self.webex.stop()
+        store_close = getattr(getattr(self, "services", None), "store", None)
+        if store_close is not None and hasattr(store_close, "close"):
+            store_close.close()
+        _deps.install(None)
+        if self._tmp:
+            self._tmp.cleanup()
+        self._started = False
+
+    # -- the harness contract --------------------------------------------------------------------
+    def add_user(self, email: str, *, locale: str = "en", timezone: str = "UTC",
+                 suspended: bool = False) -> None:
+        """A user in the simulated Workspace domain (not yet activated for hybridcal)."""
+        self.sim.add_user(email, locale=locale, timezone=timezone, suspended=suspended)
+
+    def calendar(self, email: str) -> Any:
+        """A googleapiclient Calendar v3 Resource acting as ``email`` (like a calendar client)."""
+        from shared.workspace import clients
+
+        creds = clients.delegated_credentials(
+            email, [clients.SCOPES[0]], service_account_info=self.sim.service_account_info,
+            token_uri=self.sim.token_uri,
+        )
+        return clients.calendar_service(creds, api_endpoint=self.sim.url)
+
+    def gmail(self, email: str) -> Any:
+        """A googleapiclient Gmail v1 Resource acting as ``email``."""
+        from shared.workspace import clients
+
+        creds = clients.delegated_credentials(
+            email, [clients.SCOPES[1]], service_account_info=self.sim.service_account_info,
+            token_uri=self.sim.token_uri,
+        )
+        return clients.gmail_service(creds, api_endpoint=self.sim.url)
+
+    def now(self) -> Any:
+        return self.clock.now()
+
+    @property
+    def faults(self) -> Any:
+        return self.sim.faults
+
+    def api_calls(self) -> Counter:
+        return self.sim.api_calls()
+
+    def published(self, topic: str) -> list[dict[str, Any]]:
+        return [message.data for message in self.bus.published(topic)]
+
+    def settle(self, *, max_rounds: int = 10_000, max_wait: timedelta = timedelta(hours=1)) -> None:
+        """Deliver pushes and messages and run handlers until nothing is left to do.
+
+        Retries back off in clock time, so settling may let simulated time pass (at most
+        ``max_wait``); raises :class:`NeverSettles` if work never stops arriving.
+        """
+        with self._lock:
+            waited = timedelta(0)
+            for _ in range(max_rounds):
+                pushed = self.sim.deliver_pushes()
+                handled = self.bus.drain()
+                if pushed or handled:
+                    continue
+                wait = self._next_wait()
+                if wait is None:
+                    return
+                if self.real_time:
+                    return  # the background loop picks it up when it is due
+                if waited + wait > max_wait:
+                    break
+                waited += wait
+                self.clock.advance(wait.total_seconds())
+            raise NeverSettles(
+                f"not settled: {self.bus.pending()} messages and {self.sim.pending_pushes()} "
+                f"pushes still pending after {waited} of simulated waiting"
+            )
+
+    def advance(self, seconds: float = 0, **kwargs: float) -> None:
+        """Move the clock, run the scheduler jobs that fall due (in time order), then settle."""
+        if self.real_time:
+            raise RuntimeError("advance() needs the fake clock (real_time=False)")
+        target = self.clock.now() + timedelta(seconds=seconds, **kwargs)
+        self.settle()
+        while True:
+            due = min((job.due for job in self._jobs), default=None)
+            if due is None or due > target:
+                break
+            if due > self.clock.now():
+                self.clock.set(due)
+            self._run_due_jobs()
+            self.settle()
+        if target > self.clock.now():
+            self.clock.set(target)
+        self.settle()
+
+    def tick(self, topic: str) -> None:
+        """Publish one scheduler tick now (e.g. a duplicate or late tick) and settle."""
+        self._publish_tick(topic)
+        self.settle()
+
+    # -- features added by later issues (thin calls into shared/) --------------------------------
+    def activate(self, email: str) -> str:
+        """Activate and validate a user as an admin would; returns the resulting status."""
+        from shared import provisioning
+
+        status = provisioning.activate_now(self.services, email)
+        self.settle()
+        return status
+
+    def user_status(self, email: str) -> dict[str, Any]:
+        from shared import provisioning
+
+        return provisioning.user_status(self.services, email)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _config(self) -> Config:
+        host, port = self._server.server_address[:2]
+        base = f"http://{host}:{port}"
+        env = {
+            "HYBRIDCAL_MODE": "embedded",
+            "HYBRIDCAL_DATA_DIR": str(self.data_dir),
+            "HYBRIDCAL_GOOGLE_API_ENDPOINT": self.sim.url,
+            "HYBRIDCAL_TOKEN_URI": self.sim.token_uri,
+            "HYBRIDCAL_INTAKE_URL": f"{base}/intake_push",
+            "HYBRIDCAL_ADMIN_TOKEN": self.admin_token,
+            "HYBRIDCAL_PSEUDONYM_KEY": "embedded-" + self.data_dir.name,
+        }
+        if self.webex is not None:
+            env["HYBRIDCAL_WEBEX_API_URL"] = self.webex.url
+            env["HYBRIDCAL_WEBEX_TOKEN"] = self.webex.token
+        env.update(self._env)
+        self.base_url = base
+        return load_config(env)
+
+    def url(self, function: str) -> str:
+        """Where an HTTP entry point is served, e.g. ``url("meetings_api")``."""
+        return f"{self.base_url}/{function}"
+
+    def _build_services(self) -> Any:
+        from shared.runtime import build_embedded
+
+        def sleep(seconds: float) -> None:
+            # Backoff passes simulated time: quota windows in the simulator move on too.
+            if isinstance(self.clock, FakeClock):
+                self.clock.advance(seconds)
+            else:
+                self._stop.wait(seconds)
+
+        return build_embedded(
+            self.config, clock=self.clock, bus=self.bus,
+            service_account_info=self.sim.service_account_info, sleep=sleep,
+        )
+
+    def _install(self) -> None:
+        from functions import _deps
+
+        _deps.install(self.services)
+
+    def _function_apps(self) -> dict[str, Any]:
+        import functions_framework
+
+        return {
+            target: functions_framework.create_app(target, str(MAIN_SOURCE))
+            for target in set(SUBSCRIPTIONS.values()) | set(HTTP_FUNCTIONS)
+        }
+
+    def _start_http(self) -> None:
+        from werkzeug.serving import make_server
+
+        from local.quiet import QuietHandler
+
+        def app(environ: dict, start_response: Any) -> Any:
+            path = environ.get("PATH_INFO", "")
+            name, _, rest = path.lstrip("/").partition("/")
+            target = self._apps.get(name) if name in HTTP_FUNCTIONS else None
+            if target is None:
+                start_response("404 Not Found", [("Content-Type", "application/json")])
+                return [b'{"error":{"code":404,"message":"no such function"}}']
+            environ = dict(environ)
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + "/" + name
+            environ["PATH_INFO"] = "/" + rest
+            return target(environ, start_response)
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True,
+                                   request_handler=QuietHandler)
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name="hybridcal-functions-http").start()
+
+    def _deliverer(self, target: str) -> Any:
+        def deliver(message: Message) -> None:
+            client = self._apps[target].test_client()
+            envelope = {
+                "message": {
+                    "data": base64.b64encode(message.encoded()).decode(),
+                    "attributes": message.attributes,
+                    "messageId": message.message_id,
+                    "orderingKey": message.ordering_key,
+                    "publishTime": self.clock.now().isoformat().replace("+00:00", "Z"),
+                },
+                "subscription": f"projects/local/subscriptions/{target}--{message.topic}",
+                "deliveryAttempt": message.delivery_attempt,
+            }
+            response = client.post(
+                "/",
+                data=json.dumps(envelope),
+                headers={
+                    "Content-Type": "application/json",
+                    "ce-id": message.message_id,
+                    "ce-specversion": "1.0",
+                    "ce-source": f"//pubsub.googleapis.com/projects/local/topics/{message.topic}",
+                    "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+                },
+            )
+            if response.status_code >= 300:
+                raise RuntimeError(f"{target} answered {response.status_code}: redeliver")
+
+        return deliver
+
+    def _next_wait(self) -> timedelta | None:
+        now = self.clock.now()
+        candidates = []
+        due = self.bus.next_due()
+        if due is not None:
+            candidates.append(max(due - now, timedelta(seconds=0.001)))
+        if self.sim.pending_pushes():
+            push_due = getattr(self.sim, "next_push_due", lambda: None)()
+            candidates.append(
+                max(push_due - now, timedelta(seconds=0.001)) if push_due else timedelta(seconds=5)
+            )
+        return min(candidates) if candidates else None
+
+    def _run_due_jobs(self) -> None:
+        now = self.clock.now()
+        for job in self._jobs:
+            if job.due <= now:
+                self._publish_tick(job.topic)
+                while job.due <= now:
+                    job.due += job.every
+
+    def _publish_tick(self, topic: str) -> None:
+        self.bus.publish(topic, {"scheduled_at": self.clock.now().isoformat()})
+
+    def _real_time_loop(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                with self._lock:
+                    self._run_due_jobs()
+                    self.sim.deliver_pushes()
+                    self.bus.drain()
+            except Exception:
+                _LOGGER.exception("embedded loop iteration failed; continuing")
+
+    # -- presence (issue 9) ------------------------------------------------------------------
+    def presence(self, email: str) -> dict[str, Any]:
+        """The user's presence as the app sees it: ``status`` available | out_of_office."""
+        from shared import presence
+
+        return presence.get_presence(self.services, self.services.pseudonym(email))
+    # -- end presence (issue 9) --------------------------------------------------------------
+
+
+def activate_all(stack: LocalStack, emails: Iterable[str]) -> dict[str, str]:
+    """Activate several users; returns each one's status (used by the demo and benches)."""
+    return {email: stack.activate(email) for email in emails}

@@ -1,0 +1,318 @@
+"""Firestore adapter: the deployed :class:`shared.store.base.Store`.
+
+Mapping. ``(collection, key)`` is the document ``{prefix}{collection}/{encode_key(key)}``. Keys
+may hold ``/`` and any unicode, which Firestore document ids cannot, so ids are percent-encoded
+(see :func:`encode_key`) and the original key is stored in the reserved field ``_key``. Queries
+order and page on ``_key`` (not on the document id) because percent-encoding does not preserve
+order; Firestore compares strings by UTF-8 bytes, like SQLite and Python, so key order is the
+same in every adapter.
+
+Composite indexes (read by the infra helper). A query runs on the server when every inequality
+filter (``<``, ``<=``, ``>``, ``>=``, ``!=``) is on the ordering field and ``in`` lists hold at
+most 30 values; it then orders by ``(order_by, _key)`` and needs this composite index,
+ascending, in this field order (:func:`required_index` computes it)::
+
+    [each equality/in field, in filter order] + [order_by, if given] + ["_key"]
+
+A composite index is needed whenever that list has two or more fields (a single field uses
+Firestore's automatic index), e.g. ``users: status ==, paged by key`` needs ``(status, _key)``
+and ``channels: state ==, order_by expires`` needs ``(state, expires, _key)``. Other shapes (a
+range filter on a field other than the ordering field, ``in`` with more than 30 values) are
+answered by streaming every match and ordering/paging in Python: correct, but it reads all
+matches, so keep such queries narrow.
+
+Writes. ``create`` is a create-with-precondition (one of many concurrent callers wins);
+``transact`` is a Firestore transaction retried on contention, raising
+:class:`~shared.store.base.Conflict` when attempts run out; ``delete_where`` deletes in batches
+of at most 500 writes and, unlike SQLite, is not atomic as a whole (each batch is). Lists of
+lists cannot be stored (a Firestore limit).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from shared.store.base import Conflict, Document, Filter, matches
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+KEY_FIELD = "_key"
+MAX_BATCH = 500  # Firestore's limit of writes per commit
+MAX_IN_VALUES = 30  # Firestore's limit of values in an ``in`` filter
+_INEQUALITIES = frozenset({"<", "<=", ">", ">=", "!="})
+_RESERVED_ID = re.compile(r"^__.*__$", re.DOTALL)
+
+
+def encode_key(key: str) -> str:
+    """A valid Firestore document id for ``key``, reversible by :func:`decode_key`.
+
+    Firestore ids cannot contain ``/``, cannot be ``.``, ``..`` or match ``__.*__``, and are at
+    most 1500 bytes. ``%`` and ``/`` are percent-encoded; a reserved form gets its first
+    character encoded, which makes it unreserved and still decodable.
+    """
+    if not key:
+        raise ValueError("store keys must be non-empty")
+    encoded = key.replace("%", "%25").replace("/", "%2F")
+    if encoded in (".", "..") or _RESERVED_ID.match(encoded):
+        encoded = f"%{ord(encoded[0]):02X}{encoded[1:]}"
+    if len(encoded.encode()) > 1500:
+        raise ValueError(f"store key too long for a Firestore document id ({len(key)} chars)")
+    return encoded
+
+
+def decode_key(doc_id: str) -> str:
+    """Inverse of :func:`encode_key` (only ``%XX`` escapes that it produces occur)."""
+    return re.sub(r"%([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), doc_id)
+
+
+def required_index(
+    filters: Iterable[Filter] = (), order_by: str | None = None
+) -> tuple[str, ...] | None:
+    """Fields (all ascending) of the composite index a query needs; None if none is needed.
+
+    Returns None too for query shapes answered in Python (see the module docstring), which only
+    use Firestore's automatic single-field indexes.
+    """
+    filters = list(filters)
+    if not _server_side(filters, order_by):
+        return None
+    fields: list[str] = []
+    for flt in filters:
+        if flt.op not in _INEQUALITIES and flt.field not in fields:
+            fields.append(flt.field)
+    if order_by:
+        fields.append(order_by)
+    fields.append(KEY_FIELD)
+    return tuple(fields) if len(fields) > 1 else None
+
+
+def _server_side(filters: list[Filter], order_by: str | None) -> bool:
+    order_field = order_by or KEY_FIELD
+    for flt in filters:
+        if flt.op in _INEQUALITIES and flt.field != order_field:
+            return False
+        if flt.op == "in" and len(list(flt.value)) > MAX_IN_VALUES:
+            return False
+    return True
+
+
+class FirestoreStore:
+    """:class:`shared.store.base.Store` over Cloud Firestore (native mode)."""
+
+    def __init__(
+        self,
+        client: firestore.Client | None = None,
+        *,
+        project: str | None = None,
+        database: str = "(default)",
+        prefix: str = "",
+        max_attempts: int = 10,
+    ) -> None:
+        """``prefix`` is prepended to collection names (tests and side-by-side deployments)."""
+        self._client = client or firestore.Client(project=project, database=database)
+        self._prefix = prefix
+        self._max_attempts = max_attempts
+
+    # -- mapping -------------------------------------------------------------------------------
+    def _collection(self, collection: str) -> Any:
+        return self._client.collection(self._prefix + collection)
+
+    def _ref(self, collection: str, key: str) -> Any:
+        return self._collection(collection).document(encode_key(key))
+
+    @staticmethod
+    def _to_firestore(key: str, doc: Document) -> Document:
+        if KEY_FIELD in doc:
+            raise ValueError(f"the field {KEY_FIELD!r} is reserved by the Firestore store")
+        return {**doc, KEY_FIELD: key}
+
+    @staticmethod
+    def _from_snapshot(snapshot: Any) -> Document | None:
+        if not snapshot.exists:
+            return None
+        data = snapshot.to_dict() or {}
+        data.pop(KEY_FIELD, None)
+        return data
+
+    @staticmethod
+    def _key_of(snapshot: Any) -> str:
+        data = snapshot.to_dict() or {}
+        return data.get(KEY_FIELD) or decode_key(snapshot.id)
+
+    # -- Store ---------------------------------------------------------------------------------
+    def get(self, collection: str, key: str) -> Document | None:
+        return self._from_snapshot(self._ref(collection, key).get())
+
+    def put(self, collection: str, key: str, doc: Document) -> None:
+        self._ref(collection, key).set(self._to_firestore(key, doc))
+
+    def merge(self, collection: str, key: str, fields: Document) -> None:
+        # Merge with an explicit field list: each named top-level field is replaced as a whole
+        # (merge=True would merge nested maps too, which SQLite does not do).
+        data = self._to_firestore(key, fields)
+        paths = [FieldPath(name) for name in data]
+        self._ref(collection, key).set(data, merge=paths)
+
+    def delete(self, collection: str, key: str) -> bool:
+        # An exists precondition tells in one atomic write whether there was something to delete.
+        try:
+            self._ref(collection, key).delete(option=self._client.write_option(exists=True))
+        except gexc.NotFound:
+            return False
+        return True
+
+    def create(self, collection: str, key: str, doc: Document) -> bool:
+        try:
+            self._ref(collection, key).create(self._to_firestore(key, doc))
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    def transact(
+        self, collection: str, key: str, fn: Callable[[Document | None], tuple[Document | None, T]]
+    ) -> T:
+        ref = self._ref(collection, key)
+
+        @firestore.transactional
+        def attempt(transaction: Any) -> T:
+            snapshot = ref.get(transaction=transaction)
+            new_doc, result = fn(self._from_snapshot(snapshot))
+            if new_doc is None:
+                if snapshot.exists:
+                    transaction.delete(ref)
+            else:
+                transaction.set(ref, self._to_firestore(key, new_doc))
+            return result
+
+        try:
+            return attempt(self._client.transaction(max_attempts=self._max_attempts))
+        except ValueError as exc:
+            # The client signals exhausted retries with a ValueError caused by Aborted.
+            if isinstance(exc.__cause__, gexc.Aborted):
+                raise Conflict(f"{collection}/{key}: {exc}") from exc
+            raise
+
+    def query(
+        self,
+        collection: str,
+        filters: Iterable[Filter] = (),
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        start_after: str | None = None,
+    ) -> list[tuple[str, Document]]:
+        filters = list(filters)
+        if start_after is not None and order_by is not None:
+            raise ValueError("start_after pages by key; it cannot be combined with order_by")
+        if any(f.op == "in" and not list(f.value) for f in filters):
+            return []
+        if _server_side(filters, order_by):
+            return self._query_server(collection, filters, order_by, limit, start_after)
+        return self._query_local(collection, filters, order_by, limit, start_after)
+
+    def _base_query(self, collection: str, filters: list[Filter]) -> Any:
+        q = self._collection(collection)
+        for flt in filters:
+            value = list(flt.value) if flt.op == "in" else flt.value
+            q = q.where(filter=FieldFilter(flt.field, flt.op, value))
+        return q
+
+    def _query_server(
+        self,
+        collection: str,
+        filters: list[Filter],
+        order_by: str | None,
+        limit: int | None,
+        start_after: str | None,
+    ) -> list[tuple[str, Document]]:
+        q = self._base_query(collection, filters)
+        if order_by:
+            q = q.order_by(order_by)
+        q = q.order_by(KEY_FIELD)
+        if start_after is not None:
+            # A cursor on the ordering field: the next page begins after the last key seen.
+            q = q.start_after({KEY_FIELD: start_after})
+        if limit is not None:
+            q = q.limit(int(limit))
+        rows = [(self._key_of(s), self._from_snapshot(s) or {}) for s in q.stream()]
+        return [(key, doc) for key, doc in rows if matches(doc, filters)]
+
+    def _query_local(
+        self,
+        collection: str,
+        filters: list[Filter],
+        order_by: str | None,
+        limit: int | None,
+        start_after: str | None,
+    ) -> list[tuple[str, Document]]:
+        _LOGGER.debug("query on %s ordered in Python (shape not indexable)", collection)
+        server_filters = [f for f in filters if f.op != "in" or len(list(f.value)) <= MAX_IN_VALUES]
+        rows = [
+            (self._key_of(s), self._from_snapshot(s) or {})
+            for s in self._base_query(collection, server_filters).stream()
+        ]
+        rows = [(key, doc) for key, doc in rows if matches(doc, filters)]
+        if start_after is not None:
+            rows = [(key, doc) for key, doc in rows if key > start_after]
+        if order_by:
+            rows = [(key, doc) for key, doc in rows if order_by in doc]
+            rows.sort(key=lambda row: (_type_order(row[1][order_by]), row[0]))
+        else:
+            rows.sort(key=lambda row: row[0])
+        return rows[:limit] if limit is not None else rows
+
+    def delete_where(self, collection: str, filters: Iterable[Filter]) -> int:
+        filters = list(filters)
+        if any(f.op == "in" and not list(f.value) for f in filters):
+            return 0
+        server_filters = [f for f in filters if f.op != "in" or len(list(f.value)) <= MAX_IN_VALUES]
+        deleted = 0
+        batch = self._client.batch()
+        pending = 0
+        for snapshot in self._base_query(collection, server_filters).stream():
+            if not matches(self._from_snapshot(snapshot) or {}, filters):
+                continue
+            batch.delete(snapshot.reference)
+            pending += 1
+            if pending == MAX_BATCH:
+                batch.commit()
+                deleted += pending
+                batch, pending = self._client.batch(), 0
+        if pending:
+            batch.commit()
+            deleted += pending
+        return deleted
+
+    def iter_all(self, collection: str, page_size: int = 500) -> Iterator[tuple[str, Document]]:
+        last: str | None = None
+        while True:
+            page = self.query(collection, limit=page_size, start_after=last)
+            yield from page
+            if len(page) < page_size:
+                return
+            last = page[-1][0]
+
+
+def _type_order(value: Any) -> tuple[int, Any]:
+    """Firestore's cross-type value order: null < bool < number < string < list < map."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, int | float):
+        return (2, value)
+    if isinstance(value, str):
+        return (3, value)
+    if isinstance(value, list):
+        return (4, len(value))
+    return (5, len(value))

@@ -10,7 +10,13 @@ from datetime import timedelta
 import pytest
 
 from shared.clock import FakeClock
-from shared.crypto import MalformedBlob, SealedDataError, Sealer, TamperedOrMisplaced, UnknownDataKey
+from shared.crypto import (
+    MalformedBlob,
+    SealedDataError,
+    Sealer,
+    TamperedOrMisplaced,
+    UnknownDataKey,
+)
 from shared.keys.local import InsecureKeysetFile, LocalKeysetKek
 from shared.store.sqlite import SqliteStore
 

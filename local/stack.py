@@ -171,23 +171,23 @@ class LocalStack:
 
     def calendar(self, email: str) -> Any:
         """A googleapiclient Calendar v3 Resource acting as ``email`` (like a calendar client)."""
-        from shared.workspace import clients
-
-        creds = clients.delegated_credentials(
-            email, [clients.SCOPES[0]], service_account_info=self.sim.service_account_info,
-            token_uri=self.sim.token_uri,
-        )
-        return clients.calendar_service(creds, api_endpoint=self.sim.url)
+        return self._client(email, "calendar")
 
     def gmail(self, email: str) -> Any:
         """A googleapiclient Gmail v1 Resource acting as ``email``."""
+        return self._client(email, "gmail")
+
+    def _client(self, email: str, api: str) -> Any:
+        """The harness acts as a user the way the service does: delegation, one scope."""
         from shared.workspace import clients
 
+        scope = clients.SCOPES[0] if api == "calendar" else clients.SCOPES[1]
         creds = clients.delegated_credentials(
-            email, [clients.SCOPES[1]], service_account_info=self.sim.service_account_info,
+            email, [scope], service_account_info=self.sim.service_account_info,
             token_uri=self.sim.token_uri,
         )
-        return clients.gmail_service(creds, api_endpoint=self.sim.url)
+        build = clients.calendar_service if api == "calendar" else clients.gmail_service
+        return build(creds, api_endpoint=self.sim.url)
 
     def now(self) -> Any:
         return self.clock.now()

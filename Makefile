@@ -19,6 +19,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
+	# Pub/Sub emulator for the publisher's integration test (dev only). It declares Python >= 3.14
+	# but runs on 3.11 through local/emulators/pubsub.py's import hook, hence the flag.
+	$(PIP) install --quiet --ignore-requires-python cloudbox==0.2.3
 	@touch $(STAMP)
 
 # The Firestore emulator used by the store contract tests (skipped with a reason without Node).

@@ -7,8 +7,8 @@ publisher with the real ``google-cloud-pubsub`` client.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import asyncio
 import importlib.machinery
 import socket

@@ -99,3 +99,36 @@ def test_no_marker_is_persisted_published_or_logged(stack, capfd):
         if marker.encode() in data or marker.lower().encode() in data.lower()
     ]
     assert leaks == []
+
+
+def test_reseal_moves_old_records_to_the_current_key_and_shredding_leaves_nothing_readable(
+        stack):
+    from shared.crypto import UnknownDataKey
+    from shared.reseal import reseal_user
+    from shared.store.base import Filter
+
+    alice = "alice@example.com"
+    stack.add_user(alice)
+    assert stack.activate(alice) == "active"
+    start = stack.now() + timedelta(days=40)
+    stack.calendar(alice).events().insert(calendarId="primary", body={
+        "summary": "Later", "location": "@webex", "start": {"dateTime": to_rfc3339(start)},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30))}}).execute()
+    stack.calendar(alice).events().insert(calendarId="primary", body={
+        "summary": "Soon", "location": "@webex",
+        "start": {"dateTime": to_rfc3339(stack.now() + timedelta(days=1))},
+        "end": {"dateTime": to_rfc3339(stack.now() + timedelta(days=1, hours=1))}}).execute()
+    stack.settle()
+    services, user_id = stack.services, stack.services.pseudonym(alice)
+    rows = lambda: services.store.query("meetings", [Filter("user_id", "==", user_id)])  # noqa: E731
+    old_keys = {services.sealer.key_id_of(doc["blob"]) for _, doc in rows()}
+    assert old_keys
+    stack.clock.advance(days=31)
+    assert reseal_user(services, alice) == len(rows())
+    new_keys = {services.sealer.key_id_of(doc["blob"]) for _, doc in rows()}
+    assert new_keys.isdisjoint(old_keys)
+    key, doc = rows()[0]
+    assert services.sealer.open(user_id, f"meetings|{key}", doc["blob"])["join_url"]
+    services.sealer.shred_user(user_id)
+    with pytest.raises(UnknownDataKey):
+        services.sealer.open(user_id, f"meetings|{key}", doc["blob"])

@@ -43,9 +43,9 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 i18n: $(STAMP)
-	$(VENV)/bin/pybabel extract -F shared/i18n/babel.cfg -o shared/i18n/hybridcal.pot shared
-	$(VENV)/bin/pybabel update -i shared/i18n/hybridcal.pot -d shared/i18n/locales -D hybridcal
-	$(VENV)/bin/pybabel compile -d shared/i18n/locales -D hybridcal
+	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/joinblock.py
+	$(VENV)/bin/pybabel update -D hybridcal -i shared/i18n/hybridcal.pot -d shared/i18n/locales -w 100 --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -D hybridcal -d shared/i18n/locales --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache local/emulators/node_modules

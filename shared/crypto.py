@@ -80,6 +80,15 @@ class Sealer:
                                       "or not this user's/record's)") from None
         return json.loads(plaintext)
 
+    def seal_for_publish(self, user_id: str, place: str, record: dict[str, Any]) -> dict[str, str]:
+        """A self-contained envelope for the collaboration cloud: the sealed blob plus its
+        KMS-wrapped data key and the KEK's URI, so a consumer holding KMS decrypt rights opens
+        it without access to our store (see :func:`open_published`)."""
+        blob = self.seal(user_id, place, record)
+        doc = self._store.get(COLLECTION, self.key_id_of(blob)) or {}
+        return {"sealed": blob, "data_key": str(doc.get("wrapped", "")),
+                "kek": str(doc.get("kek", "")), "aad": f"{user_id}|{place}"}
+
     def key_id_of(self, blob: str) -> str:
         return blob.split(".", 2)[1]
 
@@ -148,6 +157,20 @@ class Sealer:
         raw = self._kek.unwrap(base64.b64decode(doc["wrapped"]), _wrap_aad(key_id))
         handle = tink.proto_keyset_format.parse(raw, secret_key_access.TOKEN)
         return handle.primitive(aead.Aead)
+
+
+def open_published(envelope: dict[str, str], kek: Any) -> dict[str, Any]:
+    """What a consumer does with :meth:`Sealer.seal_for_publish`'s envelope."""
+    import tink
+    from tink import aead, secret_key_access
+
+    aead.register()
+    _version, key_id, body = envelope["sealed"].split(".", 2)
+    raw = kek.unwrap(base64.b64decode(envelope["data_key"]), _wrap_aad(key_id))
+    primitive = tink.proto_keyset_format.parse(raw, secret_key_access.TOKEN).primitive(aead.Aead)
+    plaintext = primitive.decrypt(base64.urlsafe_b64decode(body.encode()),
+                                  envelope["aad"].encode())
+    return json.loads(plaintext)
 
 
 def _key_prefix(user_id: str) -> str:

@@ -161,7 +161,7 @@ def _publish(services: Any, user_id: str, changes: list[meetings_index.Change]) 
         payload = {"changes": [{"key": c.key, "op": c.op, "record": c.record} for c in chunk]}
         services.bus.publish(Topics.MEETINGS_UPDATED, {
             "user_id": user_id, "place": place, "count": len(chunk),
-            "sealed": services.sealer.seal(user_id, place, payload)}, ordering_key=user_id)
+            **services.sealer.seal_for_publish(user_id, place, payload)}, ordering_key=user_id)
 
 
 def _stop_channel(services: Any, user: dict[str, Any] | None, channel_id: Any) -> None:

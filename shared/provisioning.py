@@ -170,3 +170,35 @@ def run_job(services: Any, data: dict[str, Any]) -> None:
     for email in data.get("emails", []):
         if isinstance(email, str) and "@" in email:
             activate_now(services, email)
+
+
+def deactivate(services: Any, email: str) -> str:
+    """Stop everything for a user and crypto-shred their data keys.
+
+    After this nothing the service kept about the user is readable (the wrapped data keys are
+    gone), and pushes still in flight find no active channel and are ignored.
+    """
+    from shared.store.base import Filter
+    from shared.watch import stop_channel
+    from shared.workspace.errors import GoogleTransientError as Transient
+
+    email = email.strip().lower()
+    user_id = services.pseudonym(email)
+    for channel_id, channel in services.store.query(
+            "channels", [Filter("user_id", "==", user_id)]):
+        if channel.get("state") == "active":
+            try:
+                stop_channel(services, email, channel_id, channel["resource_id"])
+            except (DelegationRefused, GooglePermanentError, Transient):
+                services.store.merge("channels", channel_id, {"state": "stopped"})
+    services.store.delete("sync", user_id)
+    services.store.delete("presence", user_id)
+    for collection in ("meetings", "notifications", "series"):
+        services.store.delete_where(collection, [Filter("user_id", "==", user_id)])
+    shredded = services.sealer.shred_user(user_id)
+    services.store.merge(COLLECTION, user_id, {
+        "status": "deactivated", "reason_code": None, "reason": None,
+        "deactivated_at": to_rfc3339(services.clock.now())})
+    services.workspace.forget(email)
+    _LOGGER.info("user deactivated", extra=fields(user=user_id, data_keys_shredded=shredded))
+    return "deactivated"

@@ -132,3 +132,38 @@ def test_reseal_moves_old_records_to_the_current_key_and_shredding_leaves_nothin
     services.sealer.shred_user(user_id)
     with pytest.raises(UnknownDataKey):
         services.sealer.open(user_id, f"meetings|{key}", doc["blob"])
+
+
+def test_published_meetings_open_with_kms_rights_alone_and_deactivation_shreds(stack):
+    from shared.crypto import UnknownDataKey, open_published
+    from shared.keys.local import LocalKeysetKek
+    from shared.provisioning import deactivate
+
+    alice = "alice@example.com"
+    stack.add_user(alice)
+    assert stack.activate(alice) == "active"
+    start = stack.now() + timedelta(hours=3)
+    stack.calendar(alice).events().insert(calendarId="primary", body={
+        "summary": "Budget", "location": "@webex", "start": {"dateTime": to_rfc3339(start)},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30))}}).execute()
+    stack.settle()
+    envelope = stack.published("meetings-updated")[-1]
+    consumer_kek = LocalKeysetKek(stack.data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
+    changes = open_published(envelope, consumer_kek)["changes"]
+    assert any(c["record"] and "Budget" in str(c) for c in changes)
+
+    user_id = stack.services.pseudonym(alice)
+    blob = stack.services.store.query("meetings")[0][1]["blob"]
+    place = "meetings|" + stack.services.store.query("meetings")[0][0]
+    assert deactivate(stack.services, alice) == "deactivated"
+    assert stack.user_status(alice)["status"] == "deactivated"
+    assert stack.services.store.query("meetings") == []
+    assert any(c["stopped"] for c in stack.sim.channels())
+    with pytest.raises(UnknownDataKey):
+        stack.services.sealer.open(user_id, place, blob)
+    before = stack.api_calls()["calendar.events.list"]
+    stack.calendar(alice).events().insert(calendarId="primary", body={
+        "summary": "After", "location": "@webex", "start": {"dateTime": to_rfc3339(start)},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30))}}).execute()
+    stack.settle()
+    assert stack.api_calls()["calendar.events.list"] == before  # nothing processed any more

@@ -1,0 +1,53 @@
+"""The admin API over real HTTP against the embedded stack."""
+
+from __future__ import annotations
+
+import requests
+
+
+def _call(stack, method, path, token="admin", **kwargs):
+    headers = {"Authorization": f"Bearer {stack.admin_token if token == 'admin' else token}"}
+    if token is None:
+        headers = {}
+    return requests.request(method, stack.url("provision_users") + path, headers=headers,
+                            timeout=30, **kwargs)
+
+
+def test_activate_show_list_and_deactivate(stack):
+    stack.add_user("ann@example.com")
+    stack.add_user("sus@example.com", suspended=True)
+    answer = _call(stack, "POST", "/users:activate",
+                   json={"emails": ["ann@example.com", "sus@example.com"]})
+    assert answer.status_code == 200
+    assert answer.json()["results"] == {"ann@example.com": "active", "sus@example.com": "error"}
+    shown = _call(stack, "GET", "/users/sus@example.com").json()
+    assert shown["reason_code"] == "user_suspended"
+    errors = _call(stack, "GET", "/users", params={"status": "error"}).json()["users"]
+    assert [u["email"] for u in errors] == ["sus@example.com"]
+    gone = _call(stack, "POST", "/users:deactivate", json={"emails": ["ann@example.com"]})
+    assert gone.json()["results"] == {"ann@example.com": "deactivated"}
+
+
+def test_large_batch_is_queued_and_processed_asynchronously(stack):
+    emails = [f"user{i}@example.com" for i in range(120)]
+    for email in emails:
+        stack.add_user(email)
+    answer = _call(stack, "POST", "/users:activate", json={"emails": emails})
+    assert answer.status_code == 202
+    assert answer.json() == {"queued": 120, "batches": 2}
+    stack.settle()
+    active = _call(stack, "GET", "/users", params={"status": "active"}).json()
+    assert len(active["users"]) == 100 and "next_page_token" in active
+    rest = _call(stack, "GET", "/users", params={"status": "active",
+                                                 "page_token": active["next_page_token"]})
+    assert len(rest.json()["users"]) == 20
+
+
+def test_auth_and_bad_input_get_json_errors(stack):
+    assert _call(stack, "GET", "/users", token=None).status_code == 401
+    assert _call(stack, "GET", "/users", token="wrong").status_code == 403
+    bad = _call(stack, "POST", "/users:activate", data=b"{not json")
+    assert bad.status_code == 400 and "JSON" in bad.json()["error"]["message"]
+    assert _call(stack, "POST", "/users:activate", json={"emails": "x"}).status_code == 400
+    assert _call(stack, "GET", "/users", params={"status": "odd"}).status_code == 400
+    assert _call(stack, "GET", "/users/nobody@example.com").status_code == 404

@@ -18,6 +18,8 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from local.quiet import QuietHandler
+
 
 class WebexFake:
     """Threaded werkzeug server on 127.0.0.1; ``url`` ends with ``/v1/``."""
@@ -35,7 +37,8 @@ class WebexFake:
         self.url = ""
 
     def start(self) -> WebexFake:
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True,
+                                   request_handler=QuietHandler)
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}/v1/"
         threading.Thread(target=self._server.serve_forever, daemon=True,

@@ -4,14 +4,6 @@
 one you need directly so the KMS client is only loaded where it is used.
 """
 
-from typing import Protocol
+from shared.keys.base import KeyEncryptionKey, UnwrapFailed
 
-
-class KeyEncryptionKey(Protocol):
-    """Wraps and unwraps data keys; the key material itself never leaves the KEK."""
-
-    key_uri: str
-
-    def wrap(self, plaintext_key: bytes, associated_data: bytes) -> bytes: ...
-
-    def unwrap(self, wrapped: bytes, associated_data: bytes) -> bytes: ...
+__all__ = ["KeyEncryptionKey", "UnwrapFailed"]

@@ -8,8 +8,6 @@ points is the one that runs in the cloud.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from typing import Any
 from shared.bus.base import Bus
 from shared.clock import Clock, SystemClock
 from shared.config import Config
+from shared.pseudonym import pseudonymise
 from shared.store.base import Store
 
 
@@ -40,9 +39,6 @@ class Services:
         return pseudonymise(email, self.config.pseudonym_key)
 
 
-def pseudonymise(email: str, key: str) -> str:
-    digest = hmac.new(key.encode(), email.strip().lower().encode(), hashlib.sha256).hexdigest()
-    return "u_" + digest[:20]
 
 
 def build_cloud(config: Config) -> Services:

@@ -22,14 +22,25 @@ resource "google_firestore_database" "this" {
 locals {
   # collection => list of index field lists.
   indexes = {
-    # renewal: state == "active" AND expires < T, ordered by expires
+    # renewal: state == "active" AND expires <= T, ordered by expires
     "channels/state-expires" = { collection = "channels", fields = ["state", "expires", "_key"] }
-    # provisioning/polling/reconciliation: status == S, paged by key
+    # a user's channels (renewal, deactivation) and an orphan's owner by resource id
+    "channels/user"     = { collection = "channels", fields = ["user_id", "_key"] }
+    "channels/resource" = { collection = "channels", fields = ["resource_id", "_key"] }
+    # provisioning listing, vacation polling: status == S, paged by key
     "users/status" = { collection = "users", fields = ["status", "_key"] }
+    # renewal tick: re-validation and reconciliation due, ordered by their due time
+    "users/status-validation" = { collection = "users", fields = ["status", "next_validation_at", "_key"] }
+    "users/status-reconcile"  = { collection = "users", fields = ["status", "next_reconcile_at", "_key"] }
+    # a user's index (deactivation, resync, reseal) and one series' occurrences
+    "meetings/user"        = { collection = "meetings", fields = ["user_id", "_key"] }
+    "meetings/user-series" = { collection = "meetings", fields = ["user_id", "series_id", "_key"] }
     # meetings list: user == U AND start in [A, B), ordered by start
-    "meetings/user-start" = { collection = "meetings", fields = ["user", "start", "_key"] }
-    # meetings not yet ended: user == U AND end > T, ordered by end
-    "meetings/user-end" = { collection = "meetings", fields = ["user", "end", "_key"] }
+    "meetings/user-start" = { collection = "meetings", fields = ["user_id", "start", "_key"] }
+    # join notifications: start in [A, B) across users, ordered by start
+    "meetings/start" = { collection = "meetings", fields = ["start", "_key"] }
+    "series/user"    = { collection = "series", fields = ["user_id", "_key"] }
+    "data_keys/user" = { collection = "data_keys", fields = ["user_id", "_key"] }
   }
 
   # Idempotency keys, attempt counters and leases carry `expire_at`; Firestore deletes them

@@ -9,15 +9,18 @@ import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from shared.bus.base import Topics
+from shared.clock import to_rfc3339
 from shared.errors import BadRequest
 from shared.logs import fields
 from shared.watch import token_hash
 
 _LOGGER = logging.getLogger(__name__)
 STATES = ("sync", "exists", "not_exists")
+ORPHAN_STOPS_PER_MINUTE = 60
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
     if channel is None:
         _LOGGER.info("push for an unknown channel acknowledged",
                      extra=fields(resource_state=state))
+        _request_orphan_stop(services, channel_id, headers.get("X-Goog-Resource-ID") or "")
         return Outcome("orphan", 200)
     given = headers.get("X-Goog-Channel-Token") or ""
     if not hmac.compare_digest(token_hash(given), str(channel.get("token_hash", ""))):
@@ -53,3 +57,26 @@ def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
         "user_id": channel["user_id"], "channel_id": channel_id,
         "message_number": int(number)}, ordering_key=channel["user_id"])
     return Outcome("accepted", 200)
+
+
+def _request_orphan_stop(services: Any, channel_id: str, resource_id: str) -> None:
+    """Ask the renewal worker to stop a channel we do not know, at most once per channel and
+    at most ``ORPHAN_STOPS_PER_MINUTE`` a minute, so forged pushes cannot make us a call
+    amplifier. Stale channels die; a flood of made-up ids costs one counter write each."""
+    if not resource_id or len(resource_id) > 256:
+        return
+    now = services.clock.now()
+    expire_at = to_rfc3339(now + timedelta(days=1))
+
+    def count(doc: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
+        n = int((doc or {}).get("n", 0)) + 1
+        return {"n": n, "expire_at": expire_at}, n
+
+    if services.store.transact("ratelimits", f"orphan-stops|{now:%Y%m%d%H%M}", count) \
+            > ORPHAN_STOPS_PER_MINUTE:
+        _LOGGER.warning("orphan stop skipped: rate limit reached")
+        return
+    if not services.store.create("orphan_stops", channel_id, {"expire_at": expire_at}):
+        return  # already asked for this channel
+    services.bus.publish(Topics.RENEW_USER, {"kind": "orphan", "channel_id": channel_id,
+                                             "resource_id": resource_id})

@@ -71,10 +71,12 @@ def activate_now(services: Any, email: str) -> str:
         return "pending"
     services.store.merge(COLLECTION, user_id, {
         "status": "active", "reason_code": None, "reason": None, "validation_attempts": 0,
-        "validated_at": to_rfc3339(services.clock.now()), **settings})
-    from shared.watch import start_channel
+        "next_validation_at": None, "validated_at": to_rfc3339(services.clock.now()),
+        "next_reconcile_at": to_rfc3339(services.clock.now() + timedelta(
+            seconds=services.config.reconcile_interval_seconds)), **settings})
+    from shared.renewal import ensure_channel
 
-    start_channel(services, user_id, email)
+    ensure_channel(services, user_id, email)  # reuses a still-fresh channel of a re-validation
     services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
                          ordering_key=user_id)
     _LOGGER.info("user activated", extra=fields(user=user_id))
@@ -163,6 +165,19 @@ def mark_error(services: Any, user_id: str, exc: BaseException) -> None:
         "status": "error", "reason_code": failure.code, "reason": failure.reason,
         "next_validation_at": to_rfc3339(services.clock.now() + REVALIDATE_AFTER[0])})
     _LOGGER.warning("user moved to error", extra=fields(user=user_id, reason=failure.code))
+
+
+def revalidate(services: Any, email: str) -> str:
+    """An admin's retry (or the backoff runner): validate a user in ``error``/``pending`` again.
+
+    Active and deactivated users are left alone (re-validating an active user would open a
+    second watch channel); the current status is returned unchanged for them.
+    """
+    email = email.strip().lower()
+    doc = services.store.get(COLLECTION, services.pseudonym(email)) or {}
+    if doc.get("status") not in ("error", "pending", "validating"):
+        return str(doc.get("status", "unknown"))
+    return activate_now(services, email)
 
 
 def run_job(services: Any, data: dict[str, Any]) -> None:

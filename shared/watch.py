@@ -42,8 +42,12 @@ def start_channel(services: Any, user_id: str, email: str) -> dict[str, Any]:
     return {"id": channel_id, **doc}
 
 
-def stop_channel(services: Any, email: str, channel_id: str, resource_id: str) -> None:
-    """``channels.stop``; a channel Google no longer knows is already stopped."""
+def stop_channel(services: Any, email: str, channel_id: str, resource_id: str, *,
+                 record: bool = True) -> None:
+    """``channels.stop``; a channel Google no longer knows is already stopped.
+
+    ``record=False`` for channels we never recorded (orphans): no document is created for them.
+    """
     from shared.workspace.errors import GoneOrMissing
 
     calendar = services.workspace.calendar(email)
@@ -52,4 +56,5 @@ def stop_channel(services: Any, email: str, channel_id: str, resource_id: str) -
             "id": channel_id, "resourceId": resource_id}).execute(), sleep=services.sleep)
     except GoneOrMissing:
         pass
-    services.store.merge(COLLECTION, channel_id, {"state": "stopped"})
+    if record:
+        services.store.merge(COLLECTION, channel_id, {"state": "stopped"})

@@ -27,6 +27,21 @@ class Faults:
         self._random = random.Random(0)
         self.timeout_seconds = 0.2
         self.injected: Counter = Counter()
+        self._scripted: dict[str, list[int]] = {}
+
+    def fail_next(self, operation: str, *, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``operation`` (e.g. ``calendar.events.watch``)
+        with ``status`` (429, 500, 503 or 403 for a rateLimitExceeded), whatever ``set`` says."""
+        with self._lock:
+            self._scripted.setdefault(operation, []).extend([status] * times)
+
+    def draw_scripted(self, operation: str) -> int | None:
+        with self._lock:
+            queue = self._scripted.get(operation)
+            if not queue:
+                return None
+            self.injected[f"scripted_{queue[0]}"] += 1
+            return queue.pop(0)
 
     def set(self, *, rate_limit: float = 0.0, server_error: float = 0.0, timeout: float = 0.0,
             duplicate_push: float = 0.0, drop_push: float = 0.0, seed: int = 0) -> None:

@@ -117,6 +117,13 @@ class App:
             if not token.scopes & needed:
                 raise ApiError(403, "insufficientPermissions",
                                "Request had insufficient authentication scopes.")
+            scripted = self.sim.faults.draw_scripted(key)
+            if scripted == 403:
+                raise rate_limited(user=True)
+            if scripted == 429:
+                raise ApiError(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
+            if scripted:
+                raise ApiError(scripted, "backendError", "Backend Error")
             fault = self.sim.faults.draw_request()
             if fault == "timeout":
                 return -1, None, {}

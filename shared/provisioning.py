@@ -54,6 +54,10 @@ def activate_now(services: Any, email: str) -> str:
         "status": "validating", "activated_at": current.get("activated_at", now)})
     try:
         settings = _validate(services, email)
+        from shared.renewal import ensure_channel
+
+        # Watch before declaring the user active: an active user always has a channel.
+        ensure_channel(services, user_id, email)
     except ValidationFailed as exc:
         attempts = int(current.get("validation_attempts", 0))
         backoff = REVALIDATE_AFTER[min(attempts, len(REVALIDATE_AFTER) - 1)]
@@ -74,9 +78,6 @@ def activate_now(services: Any, email: str) -> str:
         "next_validation_at": None, "validated_at": to_rfc3339(services.clock.now()),
         "next_reconcile_at": to_rfc3339(services.clock.now() + timedelta(
             seconds=services.config.reconcile_interval_seconds)), **settings})
-    from shared.renewal import ensure_channel
-
-    ensure_channel(services, user_id, email)  # reuses a still-fresh channel of a re-validation
     services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
                          ordering_key=user_id)
     _LOGGER.info("user activated", extra=fields(user=user_id))

@@ -16,14 +16,18 @@ HTTP_TIMEOUT_SECONDS = 30
 
 
 def delegated_credentials(
-    subject: str,
+    subject: str | None,
     scopes: Sequence[str],
     *,
     service_account_info: dict[str, Any] | None = None,
     signer_email: str | None = None,
     token_uri: str = "https://oauth2.googleapis.com/token",
 ) -> Any:
-    """Credentials acting as ``subject`` with exactly ``scopes`` (they cache their token)."""
+    """Credentials acting as ``subject`` with exactly ``scopes`` (they cache their token).
+
+    With ``subject`` None they act as nobody yet: callers derive per-user credentials with
+    ``with_subject``, which shares the parsed signer.
+    """
     from google.oauth2 import service_account
 
     if service_account_info is not None:
@@ -50,8 +54,31 @@ def _build(api: str, version: str, credentials: Any, api_endpoint: str | None) -
     http = google_auth_httplib2.AuthorizedHttp(credentials,
                                                http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
-    return build(api, version, http=http, static_discovery=True, cache_discovery=False,
-                 client_options=options)
+    return _memoize_collections(build(api, version, http=http, static_discovery=True,
+                                      cache_discovery=False, client_options=options))
+
+
+def _memoize_collections(resource: Any) -> Any:
+    """Make ``service.events()`` (and every nested collection) build its methods once.
+
+    googleapiclient builds a fresh sub-resource, with dozens of methods created from the
+    discovery document, on every ``service.events()`` call: a few milliseconds each time, the
+    largest cost of validating or polling thousands of users. The sub-resources are
+    stateless (requests carry their own parameters), so one per client is enough.
+    """
+    for name in getattr(resource, "_resourceDesc", {}).get("resources", {}):
+        original = getattr(resource, name, None)
+        if original is None:
+            continue
+        built: list[Any] = []
+
+        def accessor(original: Any = original, built: list[Any] = built) -> Any:
+            if not built:
+                built.append(_memoize_collections(original()))
+            return built[0]
+
+        setattr(resource, name, accessor)
+    return resource
 
 
 def calendar_service(credentials: Any, api_endpoint: str | None = None) -> Any:

@@ -24,6 +24,7 @@ that resource is one of our users' calendars. Intake rate-limits these.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ from shared.workspace.errors import DelegationRefused, GoneOrMissing, GooglePerm
 _LOGGER = logging.getLogger(__name__)
 
 PAGE = 500
+MAX_PER_TICK = 50_000
 KINDS = ("renew", "reconcile", "revalidate", "orphan")
 
 
@@ -78,32 +80,56 @@ def expiring_channel_owners(services: Any, now: datetime) -> list[str]:
     """Users owning an active channel that expires within the horizon (one indexed query)."""
     horizon = to_rfc3339(now + timedelta(seconds=services.config.renewal_horizon_seconds))
     owners: dict[str, None] = {}
-    for _key, doc in _paged(services, CHANNELS, [
-            Filter("state", "==", "active"), Filter("expires", "<=", horizon)], "expires"):
+    for _key, doc in due(services, CHANNELS, Filter("state", "==", "active"), "expires",
+                         horizon):
         owners.setdefault(str(doc["user_id"]), None)
     return list(owners)
 
 
 def _reconcile_due(services: Any, now: datetime) -> list[str]:
-    rows = _paged(services, provisioning.COLLECTION, [
-        Filter("status", "==", "active"), Filter("next_reconcile_at", "<=", to_rfc3339(now))],
-        "next_reconcile_at")
-    return [key for key, _doc in rows]
+    return [key for key, _doc in due(services, provisioning.COLLECTION,
+                                     Filter("status", "==", "active"), "next_reconcile_at",
+                                     to_rfc3339(now))]
 
 
 def _validation_due(services: Any, status: str, now: datetime) -> list[str]:
-    rows = _paged(services, provisioning.COLLECTION, [
-        Filter("status", "==", status), Filter("next_validation_at", "<=", to_rfc3339(now))],
-        "next_validation_at")
-    return [key for key, _doc in rows]
+    return [key for key, _doc in due(services, provisioning.COLLECTION,
+                                     Filter("status", "==", status), "next_validation_at",
+                                     to_rfc3339(now))]
 
 
-def _paged(services: Any, collection: str, filters: list[Filter],
-           order_by: str) -> list[tuple[str, dict[str, Any]]]:
-    # Ordered by the inequality field so the query is served by one composite index
-    # (infra/firestore.tf); the page bound keeps one tick inside the function's time limit,
-    # and what is left is still due at the next tick.
-    return services.store.query(collection, filters, order_by=order_by, limit=PAGE)
+def due(services: Any, collection: str, equal: Filter, field: str, until: str,
+        *, limit: int = MAX_PER_TICK) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Documents with ``equal`` and ``field <= until``, in ``field`` order, page by page.
+
+    Keyset pagination on ``(field, key)`` that the store contract supports with the one
+    composite index ``[equal.field, field, _key]``: pages ordered by ``field``, and documents
+    that tie on the last value are read with an equality on it, ordered by key. Bounded by
+    ``limit`` so one tick stays inside the function's time limit; what is left is still due
+    at the next tick.
+    """
+    seen = 0
+    after: tuple[str, str] | None = None  # (field value, key) of the last document yielded
+    while seen < limit:
+        ranged = True
+        if after is None:
+            page = services.store.query(collection, [equal, Filter(field, "<=", until)],
+                                        order_by=field, limit=PAGE)
+        else:
+            page = services.store.query(collection, [equal, Filter(field, "==", after[0])],
+                                        limit=PAGE, start_after=after[1])
+            ranged = False
+            if not page:
+                page = services.store.query(collection, [
+                    equal, Filter(field, ">", after[0]), Filter(field, "<=", until)],
+                    order_by=field, limit=PAGE)
+                ranged = True
+        for key, doc in page:
+            yield key, doc
+            seen += 1
+        if not page or (ranged and len(page) < PAGE):
+            return  # a short page of the range holds every remaining match
+        after = (str(page[-1][1][field]), page[-1][0])
 
 
 def _fan_out(services: Any, user_id: str, kind: str) -> None:

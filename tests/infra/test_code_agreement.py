@@ -304,6 +304,9 @@ def test_firestore_indexes_cover_the_store_queries():
     # Every query shape the code runs (kept in step with grep "Filter(" shared/).
     queries = [
         ("channels", [Filter("state", "==", "active"), Filter("expires", "<=", "T")], "expires"),
+        ("channels", [Filter("state", "==", "active"), Filter("expires", "==", "T")], None),
+        ("channels", [Filter("state", "==", "active"), Filter("expires", ">", "S"),
+                      Filter("expires", "<=", "T")], "expires"),
         ("channels", [Filter("user_id", "==", "u")], None),
         ("channels", [Filter("resource_id", "==", "r")], None),
         ("users", [Filter("status", "==", "active")], None),

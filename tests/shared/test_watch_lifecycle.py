@@ -300,3 +300,34 @@ def test_deactivation_stops_the_channel_and_later_pushes_are_ignored(quiet_stack
     _hourly_renewal_ticks(stack, 24 * 8)  # nothing renews a deactivated user's channel
     assert _live_channels(stack, ALICE) == []
     assert stack.user_status(ALICE)["status"] == "deactivated"
+
+
+def test_due_reads_every_match_across_pages_and_ties_once(tmp_path):
+    """The renewal queries page on (due time, key): ties on a page boundary are neither lost
+    nor read twice, and nothing past the bound is read."""
+    from types import SimpleNamespace
+
+    from shared import renewal
+    from shared.store.base import Filter
+    from shared.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    expected = set()
+    for n in range(1203):  # 2 full pages and a bit, most of them tied on a few values
+        when = f"2026-01-0{1 + n % 3}T00:00:00Z" if n < 1100 else f"2026-01-05T00:{n % 60:02d}:00Z"
+        store.put("channels", f"c{n:05d}", {"state": "active", "expires": when,
+                                            "user_id": f"u{n}"})
+        expected.add(f"c{n:05d}")
+    store.put("channels", "late", {"state": "active", "expires": "2026-02-01T00:00:00Z"})
+    store.put("channels", "done", {"state": "stopped", "expires": "2026-01-01T00:00:00Z"})
+
+    keys = [k for k, _ in renewal.due(SimpleNamespace(store=store), "channels",
+                                      Filter("state", "==", "active"), "expires",
+                                      "2026-01-31T00:00:00Z")]
+
+    assert len(keys) == len(set(keys)) == 1203
+    assert set(keys) == expected
+    capped = list(renewal.due(SimpleNamespace(store=store), "channels",
+                              Filter("state", "==", "active"), "expires",
+                              "2026-01-31T00:00:00Z", limit=600))
+    assert 600 <= len(capped) < 1203

@@ -18,7 +18,12 @@ from typing import Any
 
 from local.workspace_sim.calendar import Calendar, CalendarState, Channel, resource_uri
 from local.workspace_sim.faults import Faults, Quotas
-from local.workspace_sim.oauth import Delegation, TokenEndpoint, generate_service_account
+from local.workspace_sim.oauth import (
+    Delegation,
+    IdTokenIssuer,
+    TokenEndpoint,
+    generate_service_account,
+)
 from local.workspace_sim.server import App
 from shared.clock import Clock, FakeClock
 
@@ -61,6 +66,7 @@ class WorkspaceSimulator:
         self.service_account_info: dict[str, Any] = {}
         self.oauth: TokenEndpoint | None = None
         self.delivered: list[dict[str, str]] = []
+        self._local = threading.local()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> WorkspaceSimulator:
@@ -77,6 +83,8 @@ class WorkspaceSimulator:
         self._public_info = info
         self.service_account_info = {k: v for k, v in info.items() if not k.startswith("_")}
         self.oauth = TokenEndpoint(info, self.delegation)
+        self.id_tokens = IdTokenIssuer()
+        self.certs_url = self.url + "oauth2/v1/certs"
         self.delegation.authorize(info["client_id"], SCOPES)
         threading.Thread(target=self._server.serve_forever, daemon=True,
                          name="workspace-sim").start()
@@ -206,7 +214,8 @@ class WorkspaceSimulator:
             if channel.token:
                 headers["X-Goog-Channel-Token"] = channel.token
             try:
-                response = requests.post(channel.address, headers=headers, data=b"", timeout=10)
+                response = self._push_session().post(channel.address, headers=headers,
+                                                     data=b"", timeout=10)
                 ok = 200 <= response.status_code < 300
             except requests.RequestException:
                 ok = False
@@ -220,6 +229,16 @@ class WorkspaceSimulator:
                 with self.lock:
                     self._pushes.append(push)
         return delivered
+
+    def _push_session(self) -> Any:
+        """One keep-alive session per delivering thread, as Google's push senders reuse
+        connections (and a socket per push would exhaust file descriptors at 10,000 users)."""
+        import requests
+
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
 
     def start_push_thread(self, interval: float = 0.2) -> None:
         self._push_stop.clear()

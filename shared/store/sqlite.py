@@ -37,7 +37,10 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # thread -> its connection; connections of finished threads are closed on the next
+        # connect (a threaded HTTP server starts a thread per request: keeping them all would
+        # exhaust file descriptors).
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
         self._connections_lock = threading.Lock()
         with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -55,12 +58,15 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
             with self._connections_lock:
-                self._connections.append(conn)
+                finished = [t for t in self._connections if not t.is_alive()]
+                for thread in finished:
+                    self._connections.pop(thread).close()
+                self._connections[threading.current_thread()] = conn
         return conn
 
     def close(self) -> None:
         with self._connections_lock:
-            for conn in self._connections:
+            for conn in self._connections.values():
                 conn.close()
             self._connections.clear()
         self._local = threading.local()

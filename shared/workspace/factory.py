@@ -29,7 +29,7 @@ class WorkspaceFactory:
         token_uri: str = "https://oauth2.googleapis.com/token",
         service_account_info: dict[str, Any] | None = None,
         signer_email: str | None = None,
-        max_cached_users: int = 2048,
+        max_cached_users: int = 256,
     ) -> None:
         if service_account_info is None and signer_email is None:
             raise ValueError("need a service account: key info (simulator) or signer_email")
@@ -57,8 +57,10 @@ class WorkspaceFactory:
     def forget(self, user: str) -> None:
         """Drop cached clients, e.g. after deactivation or a delegation refusal."""
         with self._lock:
-            for api in ("calendar", "gmail"):
-                self._cache.pop((api, user), None)
+            dropped = [self._cache.pop((api, user), None) for api in ("calendar", "gmail")]
+        for old in dropped:
+            if old is not None:
+                _close(old)
 
     def _get(self, api: str, user: str) -> Any:
         key = (api, user)
@@ -69,8 +71,10 @@ class WorkspaceFactory:
         resource = self._build(api, user)
         with self._lock:
             self._cache[key] = resource
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+            evicted = [self._cache.popitem(last=False)[1]
+                       for _ in range(max(0, len(self._cache) - self._max))]
+        for old in evicted:
+            _close(old)
         return resource
 
     def _build(self, api: str, user: str) -> Any:
@@ -97,3 +101,15 @@ class WorkspaceFactory:
             with self._lock:
                 base = self._signing.setdefault(scope, base)
         return base
+
+
+def _close(resource: Any) -> None:
+    """Close an evicted client's keep-alive connection now rather than at garbage collection:
+    thousands of users pass through one instance, and open sockets count against its file
+    limit."""
+    import contextlib
+
+    close = getattr(resource, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # a failed close must not fail the request
+            close()

@@ -261,6 +261,24 @@ class LocalStack:
         self.settle()
         return status
 
+    def api_token(self, principal: str) -> str:
+        """A bearer token for ``meetings_api`` acting as ``user:EMAIL``, ``device:ROOM`` or
+        ``admin`` (added to the running configuration, as an operator would add a secret)."""
+        token = secrets.token_urlsafe(24)
+        config = self.services.config
+        self.services.config = config.replace(api_tokens={**config.api_tokens,
+                                                          token: principal.lower()})
+        return token
+
+    def meetings(self, email: str) -> list[dict[str, Any]]:
+        """The default meetings list of a user or workspace, through ``meetings_api``."""
+        import requests
+
+        answer = requests.get(f"{self.url('meetings_api')}/users/{email}/meetings", timeout=30,
+                              headers={"Authorization": f"Bearer {self.admin_token}-api"})
+        answer.raise_for_status()
+        return answer.json()["meetings"]
+
     def user_status(self, email: str) -> dict[str, Any]:
         from shared import provisioning
 
@@ -279,6 +297,11 @@ class LocalStack:
             "HYBRIDCAL_ADMIN_TOKEN": self.admin_token,
             "HYBRIDCAL_PSEUDONYM_KEY": "embedded-" + self.data_dir.name,
         }
+        env["HYBRIDCAL_API_TOKENS"] = f"{self.admin_token}-api=admin"
+        env["HYBRIDCAL_API_AUDIENCE"] = f"{base}/meetings_api"
+        env["HYBRIDCAL_ID_TOKEN_CERTS_URL"] = self.sim.certs_url
+        env["HYBRIDCAL_WORKSPACE_ADMIN"] = "admin@" + self.sim.domain
+        env["HYBRIDCAL_ROOM_READER"] = "hybridcal-rooms@" + self.sim.domain
         if self.webex is not None:
             env["HYBRIDCAL_WEBEX_API_URL"] = self.webex.url
             env["HYBRIDCAL_WEBEX_TOKEN"] = self.webex.token

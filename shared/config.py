@@ -57,6 +57,30 @@ def _base_url(text: str) -> str:
     return _url(text).rstrip("/") + "/"
 
 
+PRINCIPAL_KINDS = ("user", "device", "admin")
+
+
+def _api_tokens(text: str) -> dict[str, str]:
+    """``tok1=user:ann@example.com,tok2=device:room-1@example.com,tok3=admin`` → token map."""
+    result: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        token, sep, principal = part.partition("=")
+        kind, _, email = principal.strip().partition(":")
+        if not sep or len(token.strip()) < 16 or kind not in PRINCIPAL_KINDS or (
+                kind != "admin" and "@" not in email):
+            raise ValueError(f"entry {part[:12]!r}... must look like <token of 16+ chars>="
+                             "user:EMAIL, device:ROOM_EMAIL or admin")
+        result[token.strip()] = f"{kind}:{email.strip().lower()}" if kind != "admin" else "admin"
+    return result
+
+
+def _emails(text: str) -> tuple[str, ...]:
+    emails = tuple(e.strip().lower() for e in text.split(",") if e.strip())
+    if not all("@" in e for e in emails):
+        raise ValueError("must be a comma-separated list of email addresses")
+    return emails
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -119,6 +143,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Each user's data key is replaced after this many days."),
     Setting("HYBRIDCAL_MAX_DELIVERY_ATTEMPTS", "max_delivery_attempts", "5", _positive_int,
             "Attempts before a message is moved to its dead-letter topic."),
+    Setting("HYBRIDCAL_API_TOKENS", "api_tokens", None, _api_tokens,
+            "Bearer tokens for `meetings_api` (Secret Manager when deployed): "
+            "`TOKEN=user:EMAIL`, `TOKEN=device:ROOM_EMAIL` or `TOKEN=admin`, comma-separated."),
+    Setting("HYBRIDCAL_API_AUDIENCE", "api_audience", None, str,
+            "Audience Google-signed ID tokens must carry to call `meetings_api` (its URL); "
+            "unset = ID tokens refused."),
+    Setting("HYBRIDCAL_API_ADMINS", "api_admins", "", _emails,
+            "Emails whose ID tokens may read every user's meetings."),
+    Setting("HYBRIDCAL_ID_TOKEN_CERTS_URL", "id_token_certs_url",
+            "https://www.googleapis.com/oauth2/v1/certs", _url,
+            "Where ID-token signing certificates are fetched (the simulator serves its own)."),
+    Setting("HYBRIDCAL_WORKSPACE_ADMIN", "workspace_admin", None, str,
+            "A Workspace admin the service impersonates to share room calendars with "
+            "`HYBRIDCAL_ROOM_READER` (`acl.insert`/`acl.delete`)."),
+    Setting("HYBRIDCAL_ROOM_READER", "room_reader", None, str,
+            "The delegated service user that reads (watches, syncs) workspace room calendars."),
     Setting("HYBRIDCAL_LOG_LEVEL", "log_level", "INFO", str.upper,
             "Python logging level for the structured JSON logs."),
 )
@@ -154,6 +194,12 @@ class Config:
     index_future_days: int = 28
     data_key_rotation_days: int = 30
     max_delivery_attempts: int = 5
+    api_tokens: dict[str, str] = field(default_factory=dict)
+    api_audience: str | None = None
+    api_admins: tuple[str, ...] = ()
+    id_token_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    workspace_admin: str | None = None
+    room_reader: str | None = None
     log_level: str = "INFO"
 
     def replace(self, **changes: Any) -> Config:

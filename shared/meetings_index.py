@@ -154,7 +154,7 @@ def upsert(services: Any, user_id: str, email: str, occurrence: Mapping[str, Any
         "user_id": user_id, "event_id": occurrence["id"], "series_id": series_id or "",
         "start": to_rfc3339(start), "end": to_rfc3339(end), "all_day": all_day,
         "service": service or "", "status": occurrence.get("status") or "confirmed",
-        "updated": occurrence.get("updated") or "",
+        "updated": occurrence.get("updated") or "", "etag": occurrence.get("etag") or "",
     }
     doc["blob_hash"] = _h(doc)
     existing = services.store.get(COLLECTION, key)
@@ -169,12 +169,12 @@ def upsert(services: Any, user_id: str, email: str, occurrence: Mapping[str, Any
 
 
 def _h(doc: Mapping[str, Any]) -> str:
-    # The sealed blob is randomised, so "unchanged" is judged on the event's updated stamp
-    # (Google bumps it on every change, sealed fields included).
+    # The sealed blob is randomised, so "unchanged" is judged on the event's updated stamp and
+    # etag (Google changes both on every change, sealed fields such as a response included).
     import hashlib
 
-    return hashlib.sha256(f"{doc['event_id']}|{doc['updated']}|{doc['start']}|{doc['end']}"
-                          f"|{doc['service']}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{doc['event_id']}|{doc['updated']}|{doc['etag']}|{doc['start']}"
+                          f"|{doc['end']}|{doc['service']}".encode()).hexdigest()[:16]
 
 
 def delete(services: Any, key: str) -> Change | None:

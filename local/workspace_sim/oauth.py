@@ -120,3 +120,41 @@ class TokenEndpoint:
         if found is None or found.expires_at < time.time():
             return None
         return found
+
+
+class IdTokenIssuer:
+    """Google's ID-token side: signs OpenID Connect ID tokens and serves the certificates
+    (``/oauth2/v1/certs``, PEM x509 by key id, the format google-auth's ``verify_token``
+    reads). ID tokens use real time: verifiers check them against the wall clock."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sim.accounts.google.com")])
+        now = datetime.now(UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(days=1))
+                .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256()))
+        self.key_id = secrets.token_hex(20)
+        self._pem = key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode()
+        self.certs = {self.key_id: cert.public_bytes(serialization.Encoding.PEM).decode()}
+
+    def issue(self, email: str, audience: str, *, verified: bool = True,
+              lifetime: int = 3600) -> str:
+        from google.auth import crypt
+
+        now = int(time.time())
+        signer = crypt.RSASigner.from_string(self._pem, key_id=self.key_id)
+        return jwt.encode(signer, {
+            "iss": "https://accounts.google.com", "aud": audience, "sub": str(abs(hash(email))),
+            "email": email, "email_verified": verified, "iat": now, "exp": now + lifetime,
+        }).decode()

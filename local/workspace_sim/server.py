@@ -86,6 +86,8 @@ class App:
         query_all = parse_qs(environ.get("QUERY_STRING", ""))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
+        if path == "/oauth2/v1/certs" and method == "GET":
+            return 200, self.sim.id_tokens.certs, {}
         if path == "/token" and method == "POST":
             self.sim.count("oauth.token")
             form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}

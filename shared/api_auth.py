@@ -1,0 +1,91 @@
+"""Who is calling ``meetings_api``, and what they may see.
+
+Callers prove who they are in one of two ways:
+
+- a Google-signed ID token (the collaboration app's backend, admins' tools): signature checked
+  against Google's certificates, audience must be ``HYBRIDCAL_API_AUDIENCE``; the ``email``
+  claim (verified) names a user, or an admin when listed in ``HYBRIDCAL_API_ADMINS``;
+- a bearer token from ``HYBRIDCAL_API_TOKENS`` (devices' credentials deployed; in the embedded
+  mode also users and admins), compared in constant time.
+
+A user sees only their own meetings, a device only its workspace's, an admin everyone's.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import Forbidden, Unauthorized
+from shared.logs import fields
+
+_LOGGER = logging.getLogger(__name__)
+_REQUEST: Any = None
+_REQUEST_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" | "device" | "admin"
+    email: str = ""
+
+    def may_read(self, email: str) -> bool:
+        return self.kind == "admin" or self.email == email.lower()
+
+    def may_act_for(self, email: str) -> bool:
+        """RSVP, schedule, cancel: users for themselves, admins for anyone; devices never."""
+        return self.kind == "admin" or (self.kind == "user" and self.email == email.lower())
+
+
+def authenticate(services: Any, headers: dict[str, str]) -> Principal:
+    """The caller, or :class:`Unauthorized` (no or bad credentials)."""
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing bearer credentials (an ID token or an API token)")
+    config = services.config
+    for known, principal in config.api_tokens.items():
+        if hmac.compare_digest(known.encode(), token.encode()):
+            kind, _, email = principal.partition(":")
+            return Principal(kind, email)
+    if token.count(".") == 2 and config.api_audience:
+        return _from_id_token(services, token)
+    _LOGGER.warning("security: meetings_api call with unknown credentials refused",
+                    extra=fields(security=True))
+    raise Unauthorized("credentials not recognised")
+
+
+def _from_id_token(services: Any, token: str) -> Principal:
+    from google.auth import exceptions
+    from google.oauth2 import id_token
+
+    config = services.config
+    try:
+        claims = id_token.verify_token(token, _request(), audience=config.api_audience,
+                                       certs_url=config.id_token_certs_url)
+    except (ValueError, exceptions.GoogleAuthError) as exc:
+        _LOGGER.warning("security: ID token refused", extra=fields(
+            security=True, problem=type(exc).__name__))
+        raise Unauthorized("ID token invalid, expired or for another audience") from None
+    email = str(claims.get("email", "")).lower()
+    if not email or not claims.get("email_verified"):
+        raise Forbidden("ID token carries no verified email")
+    if email in config.api_admins:
+        return Principal("admin", email)
+    return Principal("user", email)
+
+
+def _request() -> Any:
+    """One transport per process (it keeps its connection pool; certificates are re-fetched
+    per verification, which google-auth leaves to HTTP caching)."""
+    global _REQUEST
+    with _REQUEST_LOCK:
+        if _REQUEST is None:
+            from google.auth.transport.requests import Request
+
+            _REQUEST = Request()
+        return _REQUEST

@@ -118,6 +118,9 @@ class LocalStack:
                 self.webex.start()
         self._start_http()
         self.config = self._config()
+        # the accounts workspaces need: an admin who shares rooms, a reader who reads them
+        self.sim.add_user(self.config.workspace_admin or "", admin=True)
+        self.sim.add_user(self.config.room_reader or "")
         self.bus = LocalBus(self.clock)
         self.services = self._build_services()
         self._install()
@@ -278,6 +281,18 @@ class LocalStack:
                               headers={"Authorization": f"Bearer {self.admin_token}-api"})
         answer.raise_for_status()
         return answer.json()["meetings"]
+
+    def add_room(self, email: str, name: str = "") -> None:
+        """A room resource calendar in the simulated domain (not yet a workspace)."""
+        self.sim.add_room(email, name)
+
+    def activate_workspace(self, room: str) -> str:
+        """Activate a room as a workspace, as an admin would through ``provision_users``."""
+        from shared.workspaces import activate_workspace
+
+        status = activate_workspace(self.services, room)
+        self.settle()
+        return status
 
     def user_status(self, email: str) -> dict[str, Any]:
         from shared import provisioning

@@ -85,13 +85,18 @@ def _queue_sync(services: Any, user_id: str) -> None:
         raise
 
 
-def _gateway(services: Any, email: str) -> sync.GoogleCalendarGateway:
-    return sync.GoogleCalendarGateway(services.workspace.calendar(email), sleep=services.sleep)
+def _gateway(services: Any, user: dict[str, Any]) -> sync.GoogleCalendarGateway:
+    """A user's primary calendar as the user; a workspace's room calendar as the room reader."""
+    from shared.provisioning import calendar_target
+
+    acts_as, calendar_id = calendar_target(user)
+    return sync.GoogleCalendarGateway(services.workspace.calendar(acts_as),
+                                      sleep=services.sleep, calendar_id=calendar_id)
 
 
 def _sync_round(services: Any, user_id: str, user: dict[str, Any]) -> None:
     email = str(user["email"])
-    gateway = _gateway(services, email)
+    gateway = _gateway(services, user)
     result = sync.run_sync(gateway, services.store, user_id, services.clock.now())
     changes: list[meetings_index.Change] = []
     if result.full:
@@ -175,7 +180,7 @@ def _stop_channel(services: Any, user: dict[str, Any] | None, channel_id: Any) -
     if not user or not user.get("email") or not channel.get("resource_id"):
         return
     try:
-        _gateway(services, user["email"]).stop_channel(channel_id, channel["resource_id"])
+        _gateway(services, user).stop_channel(channel_id, channel["resource_id"])
     except (GooglePermanentError, DelegationRefused) as exc:
         _LOGGER.info("channel stop refused; it expires on its own",
                      extra=fields(user=channel.get("user_id"), error=type(exc).__name__))

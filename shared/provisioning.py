@@ -34,6 +34,15 @@ class ValidationFailed(Exception):
         self.code, self.reason = code, reason
 
 
+def calendar_target(user: dict[str, Any]) -> tuple[str, str]:
+    """``(acts_as, calendar_id)``: whom the service impersonates and which calendar it reads.
+
+    A user's own primary calendar as the user; a workspace's room calendar (resource
+    calendars cannot be impersonated) as the room reader it was shared with.
+    """
+    return (str(user.get("acts_as") or user["email"]), str(user.get("calendar_id") or "primary"))
+
+
 def user_status(services: Any, email: str) -> dict[str, Any]:
     doc = services.store.get(COLLECTION, services.pseudonym(email)) or {}
     return {"email": email, "status": doc.get("status", "unknown"),
@@ -178,6 +187,10 @@ def revalidate(services: Any, email: str) -> str:
     doc = services.store.get(COLLECTION, services.pseudonym(email)) or {}
     if doc.get("status") not in ("error", "pending", "validating"):
         return str(doc.get("status", "unknown"))
+    if doc.get("kind") == "workspace":
+        from shared.workspaces import activate_workspace
+
+        return activate_workspace(services, email)
     return activate_now(services, email)
 
 
@@ -200,11 +213,13 @@ def deactivate(services: Any, email: str) -> str:
 
     email = email.strip().lower()
     user_id = services.pseudonym(email)
+    user = services.store.get(COLLECTION, user_id) or {"email": email}
+    acts_as = calendar_target({"email": email, **user})[0]
     for channel_id, channel in services.store.query(
             "channels", [Filter("user_id", "==", user_id)]):
         if channel.get("state") == "active":
             try:
-                stop_channel(services, email, channel_id, channel["resource_id"])
+                stop_channel(services, acts_as, channel_id, channel["resource_id"])
             except (DelegationRefused, GooglePermanentError, Transient):
                 services.store.merge("channels", channel_id, {"state": "stopped"})
     services.store.delete("sync", user_id)

@@ -6,7 +6,10 @@ Routes (paths relative to the function URL):
   larger batches are queued on ``provisioning-jobs`` in chunks of 100 and show up as
   ``pending`` in the listing until processed)
 - ``POST /users:deactivate`` ``{"emails": [...]}``: stop and crypto-shred
-- ``GET /users/{email}``: one user's status and reason
+- ``POST /users:revalidate`` ``{"emails": [...]}``: validate users in error again now
+- ``POST /workspaces:activate`` / ``POST /workspaces:deactivate`` ``{"emails": [room, ...]}``:
+  share a room calendar with the room reader and watch it (or undo that)
+- ``GET /users/{email}``: one user's (or workspace's) status and reason
 - ``GET /users?status=error&page_token=...``: users by status, 100 a page
 
 Auth: deployed, the function is IAM-private (Cloud Run has verified the caller's ID token before
@@ -31,6 +34,21 @@ STATUSES = ("pending", "validating", "active", "error", "deactivated")
 def handle(services: Any, request: ApiRequest) -> ApiResponse:
     _authorise(services, request)
     path = request.path.rstrip("/") or "/"
+    if request.method == "POST" and path in ("/workspaces:activate", "/workspaces:deactivate"):
+        from shared import workspaces
+
+        act = workspaces.activate_workspace if path.endswith(":activate") \
+            else workspaces.deactivate_workspace
+        rooms = _emails(request)
+        if len(rooms) > SYNC_LIMIT:
+            raise BadRequest(f"at most {SYNC_LIMIT} workspaces per call")
+        return ApiResponse.json(200, {"results": {e: act(services, e) for e in rooms}})
+    if request.method == "POST" and path == "/users:revalidate":
+        emails = _emails(request)
+        if len(emails) > SYNC_LIMIT:
+            raise BadRequest(f"at most {SYNC_LIMIT} users per call")
+        return ApiResponse.json(200, {"results": {
+            e: provisioning.revalidate(services, e) for e in emails}})
     if request.method == "POST" and path in ("/users:activate", "/users:deactivate"):
         return _bulk(services, request, activate=path == "/users:activate")
     if request.method == "GET" and path == "/users":

@@ -159,7 +159,7 @@ def renew_user(services: Any, data: dict[str, Any]) -> str:
         _stop_all(services, user_id, user)
         return "inactive"
     try:
-        renewed = ensure_channel(services, user_id, str(user["email"]))
+        renewed = ensure_channel(services, user_id, *provisioning.calendar_target(user))
     except DelegationRefused as exc:
         provisioning.mark_error(services, user_id, exc)
         return "error"
@@ -177,7 +177,8 @@ def renew_user(services: Any, data: dict[str, Any]) -> str:
     return "renewed" if renewed else "fresh"
 
 
-def ensure_channel(services: Any, user_id: str, email: str) -> bool:
+def ensure_channel(services: Any, user_id: str, email: str,
+                   calendar_id: str = "primary") -> bool:
     """Make before break: a channel valid past the horizon exists, then older ones are stopped.
 
     Returns True when a new channel was created.
@@ -189,7 +190,7 @@ def ensure_channel(services: Any, user_id: str, email: str) -> bool:
     fresh = [(k, d) for k, d in channels if from_rfc3339(d["expires"]) > horizon]
     created = False
     if not fresh:
-        doc = start_channel(services, user_id, email)
+        doc = start_channel(services, user_id, email, calendar_id)
         fresh = [(doc["id"], doc)]
         created = True
         _LOGGER.info("watch channel renewed", extra=fields(user=user_id,
@@ -208,7 +209,8 @@ def _stop_all(services: Any, user_id: str, user: dict[str, Any]) -> None:
             continue
         if user.get("email"):
             try:
-                stop_channel(services, str(user["email"]), key, str(doc.get("resource_id", "")))
+                acts_as = provisioning.calendar_target(user)[0]
+                stop_channel(services, acts_as, key, str(doc.get("resource_id", "")))
                 continue
             except (DelegationRefused, GooglePermanentError):
                 pass  # it expires on its own; never retry a refusal
@@ -234,7 +236,8 @@ def stop_orphan(services: Any, data: dict[str, Any]) -> str:
     if not user.get("email"):
         return "unknown-resource"
     try:
-        stop_channel(services, str(user["email"]), channel_id, resource_id, record=False)
+        stop_channel(services, provisioning.calendar_target(user)[0], channel_id, resource_id,
+                     record=False)
     except (DelegationRefused, GooglePermanentError) as exc:
         _LOGGER.info("orphan channel stop refused; it expires on its own",
                      extra=fields(user=user_id, error=type(exc).__name__))

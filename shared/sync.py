@@ -63,15 +63,17 @@ class CalendarGateway(Protocol):
 class GoogleCalendarGateway:
     """:class:`CalendarGateway` over googleapiclient, every call through ``call_google``."""
 
-    def __init__(self, calendar: Any, *, sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(self, calendar: Any, *, sleep: Callable[[float], None] | None = None,
+                 calendar_id: str = "primary") -> None:
         self._calendar = calendar
         self._sleep = sleep
+        self._calendar_id = calendar_id
 
     def _run(self, request: Any) -> Any:
         return call_google(request.execute, sleep=self._sleep)
 
     def list_page(self, *, sync_token: str | None, page_token: str | None) -> dict[str, Any]:
-        params = dict(LIST_PARAMS)
+        params = {**LIST_PARAMS, "calendarId": self._calendar_id}
         if sync_token:
             params["syncToken"] = sync_token
         if page_token:
@@ -84,7 +86,7 @@ class GoogleCalendarGateway:
         page_token = None
         while True:
             page = self._run(self._calendar.events().instances(
-                calendarId="primary", eventId=event_id, timeMin=to_rfc3339(time_min),
+                calendarId=self._calendar_id, eventId=event_id, timeMin=to_rfc3339(time_min),
                 timeMax=to_rfc3339(time_max), maxResults=PAGE_SIZE, pageToken=page_token))
             items.extend(page.get("items") or [])
             page_token = page.get("nextPageToken")
@@ -92,11 +94,13 @@ class GoogleCalendarGateway:
                 return items
 
     def get(self, event_id: str) -> dict[str, Any]:
-        return self._run(self._calendar.events().get(calendarId="primary", eventId=event_id))
+        return self._run(self._calendar.events().get(calendarId=self._calendar_id,
+                                                     eventId=event_id))
 
     def patch(self, event_id: str, body: dict[str, Any], *, etag: str | None,
               conference_data_version: int | None = None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"calendarId": "primary", "eventId": event_id, "body": body,
+        kwargs: dict[str, Any] = {"calendarId": self._calendar_id, "eventId": event_id,
+                                  "body": body,
                                   "sendUpdates": "none"}
         if conference_data_version is not None:
             kwargs["conferenceDataVersion"] = conference_data_version

@@ -22,12 +22,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_channel(services: Any, user_id: str, email: str) -> dict[str, Any]:
-    """``events.watch`` on the user's primary calendar; returns the stored channel doc."""
+def start_channel(services: Any, user_id: str, email: str,
+                  calendar_id: str = "primary") -> dict[str, Any]:
+    """``events.watch`` on a calendar (the user's primary, or a room's acting as ``email``);
+    returns the stored channel doc."""
     channel_id = f"hc-{uuid.uuid4()}"
     token = secrets.token_urlsafe(32)
     calendar = services.workspace.calendar(email)
-    answer = call_google(lambda: calendar.events().watch(calendarId="primary", body={
+    answer = call_google(lambda: calendar.events().watch(calendarId=calendar_id, body={
         "id": channel_id, "type": "web_hook", "address": services.config.intake_url,
         "token": token, "params": {"ttl": str(services.config.watch_ttl_seconds)},
     }).execute(), sleep=services.sleep)

@@ -66,12 +66,16 @@ class CalendarState:
     def now(self) -> datetime:
         return self.sim.clock.now()
 
+    def _admin_of(self, cal: Calendar, caller: str) -> bool:
+        """Workspace admins manage resource (room) calendars, as in the Admin console."""
+        return cal.room and bool(self.sim.users.get(caller, {}).get("admin"))
+
     def calendar_for(self, caller: str, calendar_id: str, write: bool) -> Calendar:
         cal_id = caller if calendar_id == "primary" else calendar_id.lower()
         cal = self.calendars.get(cal_id)
         if cal is None:
             raise not_found()
-        if cal.owner != caller:
+        if cal.owner != caller and not self._admin_of(cal, caller):
             rule = cal.acl.get(f"user:{caller}")
             role = (rule or {}).get("role")
             if role not in ("reader", "writer", "owner") or (write and role == "reader"):
@@ -501,7 +505,8 @@ class CalendarState:
     # -- acl and free/busy -----------------------------------------------------------------
     def acl_insert(self, caller: str, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
         cal = self.calendar_for(caller, calendar_id, write=True)
-        if cal.owner != caller and (cal.acl.get(f"user:{caller}") or {}).get("role") != "owner":
+        if cal.owner != caller and not self._admin_of(cal, caller) and (
+                cal.acl.get(f"user:{caller}") or {}).get("role") != "owner":
             raise ApiError(403, "forbidden", "Forbidden")
         scope = body.get("scope") or {}
         role = body.get("role")
@@ -517,7 +522,8 @@ class CalendarState:
 
     def acl_delete(self, caller: str, calendar_id: str, rule_id: str) -> None:
         cal = self.calendar_for(caller, calendar_id, write=True)
-        if cal.owner != caller and (cal.acl.get(f"user:{caller}") or {}).get("role") != "owner":
+        if cal.owner != caller and not self._admin_of(cal, caller) and (
+                cal.acl.get(f"user:{caller}") or {}).get("role") != "owner":
             raise ApiError(403, "forbidden", "Forbidden")
         if cal.acl.pop(rule_id, None) is None:
             raise not_found()

@@ -105,11 +105,12 @@ class WorkspaceSimulator:
 
     # -- the domain -------------------------------------------------------------------------
     def add_user(self, email: str, *, locale: str = "en", timezone: str = "UTC",
-                 suspended: bool = False) -> None:
+                 suspended: bool = False, admin: bool = False) -> None:
         email = email.lower()
         with self.lock:
             self.users[email] = {"locale": locale, "timezone": timezone, "suspended": suspended,
-                                 "room": False, "vacation": {"enableAutoReply": False}}
+                                 "room": False, "admin": admin,
+                                 "vacation": {"enableAutoReply": False}}
             self.calendar_state.calendars.setdefault(email, Calendar(email, email))
 
     def add_room(self, email: str, name: str = "") -> None:

@@ -92,6 +92,9 @@ def test_no_marker_is_persisted_published_or_logged(stack, capfd):
     }
     assert haystacks["persisted"], "the scenario persisted nothing: the test would prove nothing"
     assert stack.published("meetings-updated"), "no meetings were indexed"
+    # the responder was read (else its markers prove nothing) and only its window was kept
+    assert stack.presence(alice)["status"] == "out_of_office"
+    assert stack.published("presence-updated"), "no presence change was published"
     leaks = [
         (where, name)
         for where, data in haystacks.items()

@@ -10,10 +10,12 @@ import pytest
 
 from shared import presence
 from shared.bus.base import Topics
+from shared.workspace.factory import GMAIL_SETTINGS_SCOPE
 
 pytestmark = pytest.mark.integration
 
 INTERVAL = 600  # the stack's default vacation interval
+GET_VACATION = "gmail.users.settings.getVacation"
 
 
 def _active(stack: Any, *emails: str) -> None:
@@ -115,6 +117,82 @@ def test_rate_limits_are_absorbed(stack):
 
     assert [stack.presence(e)["status"] for e in emails] == ["out_of_office", "available"] * 3
     assert all(len(_updates(stack, e)) == (1 if i % 2 == 0 else 0) for i, e in enumerate(emails))
+    assert stack.faults.injected["rate_limit_429"] and stack.faults.injected["rate_limit"]
+    assert {stack.user_status(e)["status"] for e in emails} == {"active"}
+    assert _dead_letters(stack) == []
+
+
+def test_429s_beyond_the_in_process_retries_are_absorbed_by_redelivery(stack):
+    _active(stack, "kim@example.com", "lee@example.com")
+    _responder(stack, "kim@example.com")
+    reads = _vacation_reads(stack)
+    # more 429s in a row than call_google retries: the shard is redelivered, not lost
+    stack.faults.fail_next(GET_VACATION, status=429, times=7)
+    stack.advance(seconds=INTERVAL)
+
+    assert stack.faults.injected["scripted_429"] == 7
+    assert stack.presence("kim@example.com")["status"] == "out_of_office"
+    assert stack.presence("lee@example.com")["status"] == "available"
+    assert [len(_updates(stack, e)) for e in ("kim@example.com", "lee@example.com")] == [1, 0]
+    assert {stack.user_status(e)["status"] for e in ("kim@example.com", "lee@example.com")} == {
+        "active"}
+    assert _vacation_reads(stack) - reads == 2 + 7  # each user read once, plus the 429s
+    assert _dead_letters(stack) == []
+
+
+def _dead_letters(stack: Any) -> list[Any]:
+    return stack.bus.published(Topics.dead_letter(Topics.VACATION_SHARD))
+
+
+def _revoke_gmail_scope(stack: Any, email: str) -> None:
+    """The admin drops gmail.settings.basic from the delegation. Access tokens already issued
+    stay valid until they expire, so users whose token is cached are still read for a while;
+    ``email``'s token is the one that runs out first."""
+    stack.sim.delegation.revoke(stack.sim.service_account_info["client_id"],
+                                GMAIL_SETTINGS_SCOPE)
+    stack.services.workspace.forget(email)
+
+
+def _delete_user(stack: Any, email: str) -> None:
+    """The user is deleted from the Workspace domain (once their cached token expires)."""
+    stack.sim.remove_user(email)
+    stack.services.workspace.forget(email)
+
+
+@pytest.mark.parametrize(("refuse", "code", "hint"), [
+    (_revoke_gmail_scope, "delegation_not_authorised", GMAIL_SETTINGS_SCOPE),
+    (_delete_user, "user_not_found", "primary Workspace email"),
+])
+def test_a_refused_read_moves_that_user_to_error_and_leaves_the_others_alone(
+        stack, refuse, code, hint):
+    ivy, jon, kay = "ivy@example.com", "jon@example.com", "kay@example.com"
+    _active(stack, ivy, jon, kay)
+    _responder(stack, ivy)
+    _responder(stack, kay)
+    stack.advance(seconds=INTERVAL)
+    assert [stack.presence(e)["status"] for e in (ivy, jon, kay)] == [
+        "out_of_office", "available", "out_of_office"]
+
+    _responder(stack, jon)  # the others keep changing and keep being read
+    _responder(stack, kay, enableAutoReply=False)
+    refuse(stack, ivy)
+    stack.advance(seconds=INTERVAL)
+
+    status = stack.user_status(ivy)
+    assert (status["status"], status["reason_code"]) == ("error", code)
+    assert hint in status["reason"]
+    assert [stack.presence(e)["status"] for e in (jon, kay)] == ["out_of_office", "available"]
+    assert [stack.user_status(e)["status"] for e in (jon, kay)] == ["active", "active"]
+    assert [m["status"] for m in _updates(stack, jon)] == ["out_of_office"]
+    assert [m["status"] for m in _updates(stack, kay)] == ["out_of_office", "available"]
+    assert [m["status"] for m in _updates(stack, ivy)] == ["out_of_office"]  # no noise
+    assert _dead_letters(stack) == []  # a user error is not a shard failure
+
+    reads = _vacation_reads(stack)
+    stack.advance(seconds=INTERVAL)  # a user in error is no longer polled
+    assert _vacation_reads(stack) - reads == 2
+    assert stack.published(Topics.VACATION_SHARD)[-1]["user_ids"] == sorted(
+        stack.services.pseudonym(e) for e in (jon, kay))
 
 
 def test_a_redelivered_shard_does_not_read_the_same_users_again(stack):

@@ -9,8 +9,9 @@
 
 ``--url``/``HYBRIDCAL_ADMIN_URL`` is the function's URL; ``--token``/``HYBRIDCAL_ADMIN_TOKEN``
 the embedded admin token, or ``--id-token`` to call a deployed (IAM-private) function with a
-Google ID token from the ambient credentials. Exit codes: 0 done, 2 refused by the API (the
-API's message is printed), 3 cannot reach it.
+Google ID token from the ambient service-account credentials (as a user, pass
+``--token "$(gcloud auth print-identity-token)"``). Exit codes: 0 done, 1 aborted or bad usage
+(click's own), 2 refused by the API (the API's message is printed), 3 cannot reach it.
 """
 
 from __future__ import annotations
@@ -18,38 +19,68 @@ from __future__ import annotations
 import csv
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import quote
 
 import click
 import requests
 
 CHUNK = 50  # the API activates up to 50 users synchronously per call
+TIMEOUT = 300  # seconds; 50 validations against Google can take a while
+EXIT_REFUSED, EXIT_UNREACHABLE = 2, 3
+
+_HINTS = {
+    400: "bad request",
+    401: "not authenticated: give --token (embedded) or --id-token (deployed)",
+    403: "not allowed: wrong admin token, or (deployed) your account lacks roles/run.invoker",
+    404: "not found",
+}
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
 
 
 class Api:
+    """A thin client for the admin JSON API; exits with a clear message on any failure."""
+
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url.rstrip("/"), token
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One request; the JSON body plus ``_status`` (the HTTP status) on success.
+
+        HTTP errors print the API's own message and exit 2; network errors exit 3.
+        """
         try:
-            answer = requests.request(method, self.url + path, timeout=300, headers={
+            answer = requests.request(method, self.url + path, timeout=TIMEOUT, headers={
                 "Authorization": f"Bearer {self.token}"}, **kwargs)
         except requests.RequestException as exc:
-            click.echo(f"cannot reach {self.url}: {type(exc).__name__}", err=True)
-            sys.exit(3)
+            _fail(f"cannot reach {self.url} ({type(exc).__name__}); is the URL right and the "
+                  "service running?", EXIT_UNREACHABLE)
         try:
             body = answer.json()
         except ValueError:
-            body = {"error": {"message": answer.text[:200]}}
+            body = None
         if answer.status_code >= 400:
-            message = (body.get("error") or {}).get("message", "")
-            click.echo(f"refused ({answer.status_code}): {message}", err=True)
-            sys.exit(2)
+            error = body.get("error") if isinstance(body, dict) else None
+            message = error.get("message", "") if isinstance(error, dict) else ""
+            if not message:  # e.g. Cloud Run's own HTML page for a refused ID token
+                message = " ".join(answer.text.split())[:200]
+            hint = _HINTS.get(answer.status_code, "the API answered with an error")
+            _fail(f"refused ({answer.status_code}, {hint}): {message}", EXIT_REFUSED)
+        if not isinstance(body, dict):
+            _fail(f"{self.url}{path} did not answer with a JSON object; is --url the "
+                  "provision_users function?", EXIT_REFUSED)
         return {"_status": answer.status_code, **body}
 
     def users(self, status: str | None = None) -> list[dict[str, Any]]:
-        rows, token = [], None
+        """Every user (optionally only those with ``status``), following ``next_page_token``."""
+        rows: list[dict[str, Any]] = []
+        token: str | None = None
         while True:
             params = {k: v for k, v in (("status", status), ("page_token", token)) if v}
             page = self.call("GET", "/users", params=params)
@@ -58,77 +89,148 @@ class Api:
             if not token:
                 return rows
 
+    def user(self, email: str) -> dict[str, Any]:
+        """One user's status document (404 exits 2)."""
+        return {"email": email.lower(), **self.call("GET", f"/users/{quote(email, safe='@')}")}
+
+
+def _valid(email: str) -> bool:
+    local, _, domain = email.partition("@")
+    return bool(local) and "." in domain and not any(c.isspace() for c in email) \
+        and email.count("@") == 1 and len(email) <= 320
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[str]]:
+    """Addresses from the ``email`` column (or the first one) and descriptions of bad rows.
+
+    Blank lines and lines starting with ``#`` are skipped; a header row is recognised by a
+    cell named ``email``.
+    """
+    emails: list[str] = []
+    bad: list[str] = []
+    column: int | None = None
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            number = reader.line_num
+            cells = [c.strip() for c in row]
+            if not any(cells) or cells[0].startswith("#"):
+                continue
+            if column is None:
+                lowered = [c.lower() for c in cells]
+                column = lowered.index("email") if "email" in lowered else 0
+                if "email" in lowered:
+                    continue
+            cell = cells[column] if column < len(cells) else ""
+            if _valid(cell):
+                emails.append(cell)
+            else:
+                bad.append(f"line {number}: {cell[:60]!r}" if cell
+                           else f"line {number}: no value in column {column + 1}")
+    return emails, bad
+
+
+def _emails_from(args: Iterable[str], csv_path: Path | None) -> list[str]:
+    """Arguments plus CSV rows, lower-cased and de-duplicated; invalid ones are reported."""
+    emails: list[str] = []
+    bad: list[str] = []
+    for arg in args:
+        if _valid(arg.strip()):
+            emails.append(arg.strip())
+        else:
+            bad.append(f"argument {arg!r}")
+    if csv_path:
+        from_csv, bad_rows = _read_csv(csv_path)
+        emails += from_csv
+        bad += bad_rows
+    if bad:
+        click.echo(f"skipped {len(bad)} invalid entries (not an email address):", err=True)
+        for line in bad[:20]:
+            click.echo(f"  {line}", err=True)
+        if len(bad) > 20:
+            click.echo(f"  ... and {len(bad) - 20} more", err=True)
+    return list(dict.fromkeys(e.lower() for e in emails))
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    """Columns email, status, reason; ``(none)`` for no rows."""
+    if not rows:
+        click.echo("(none)")
+        return
+    width = max(len("email"), *(len(str(r.get("email"))) for r in rows))
+    click.echo(f"{'email':<{width}}  {'status':<11}  reason")
+    for row in rows:
+        click.echo(f"{row.get('email')!s:<{width}}  {row.get('status')!s:<11}  "
+                   f"{row.get('reason') or ''}".rstrip())
+
+
+def _results(results: dict[str, str]) -> None:
+    for email, result in sorted(results.items()):
+        click.echo(f"{email}: {result}")
+
 
 @click.group()
 @click.option("--url", envvar="HYBRIDCAL_ADMIN_URL", required=True,
               help="provision_users URL (env HYBRIDCAL_ADMIN_URL).")
 @click.option("--token", envvar="HYBRIDCAL_ADMIN_TOKEN", default="",
               help="Embedded admin token (env HYBRIDCAL_ADMIN_TOKEN).")
-@click.option("--id-token", is_flag=True, help="Use a Google ID token (deployed function).")
+@click.option("--id-token", is_flag=True,
+              help="Use a Google ID token from the ambient credentials (deployed function).")
 @click.pass_context
 def cli(ctx: click.Context, url: str, token: str, id_token: bool) -> None:
-    """Administer hybridcal users."""
+    """Administer hybridcal users through the provision_users admin API."""
     if id_token:
-        import google.auth.transport.requests
-        from google.oauth2 import id_token as google_id_token
+        try:
+            import google.auth.exceptions
+            import google.auth.transport.requests
+            from google.oauth2 import id_token as google_id_token
 
-        token = google_id_token.fetch_id_token(google.auth.transport.requests.Request(), url)
+            token = google_id_token.fetch_id_token(google.auth.transport.requests.Request(),
+                                                   audience=url.rstrip("/"))
+        except google.auth.exceptions.GoogleAuthError as exc:
+            _fail(f"cannot get a Google ID token for {url}: {exc}\n--id-token needs a service "
+                  "account (GOOGLE_APPLICATION_CREDENTIALS or the metadata server); as a user, "
+                  'pass --token "$(gcloud auth print-identity-token)" instead', EXIT_REFUSED)
     if not token:
         raise click.UsageError("give --token (embedded) or --id-token (deployed)")
     ctx.obj = Api(url, token)
 
 
-def _emails_from(args: tuple[str, ...], csv_path: Path | None) -> list[str]:
-    emails, bad = list(args), []
-    if csv_path:
-        with csv_path.open(newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.reader(handle), start=1):
-                if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-                    continue
-                cell = row[0].strip()
-                if number == 1 and cell.lower() == "email":
-                    continue
-                (emails if "@" in cell and " " not in cell else bad).append(
-                    cell if "@" in cell else f"line {number}: {cell[:40]}")
-    if bad:
-        click.echo(f"skipped {len(bad)} invalid rows: " + "; ".join(bad[:5]), err=True)
-    return list(dict.fromkeys(e.lower() for e in emails))
-
-
-def _table(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        click.echo("(none)")
-        return
-    width = max(len(str(r.get("email"))) for r in rows)
-    click.echo(f"{'email':<{width}}  {'status':<11}  reason")
-    for row in rows:
-        click.echo(f"{row.get('email')!s:<{width}}  {row.get('status')!s:<11}  "
-                   f"{row.get('reason') or ''}")
-
-
 @cli.command()
 @click.argument("emails", nargs=-1)
-@click.option("--csv", "csv_path", type=click.Path(exists=True, path_type=Path),
-              help="CSV with an 'email' column first.")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV file: the 'email' column, or the first column without a header.")
 @click.pass_obj
 def activate(api: Api, emails: tuple[str, ...], csv_path: Path | None) -> None:
-    """Activate (and validate) users."""
+    """Activate (and validate) users, 50 per request."""
     from tqdm import tqdm
 
     wanted = _emails_from(emails, csv_path)
     if not wanted:
-        raise click.UsageError("no email addresses given")
+        raise click.UsageError("no valid email addresses given")
     results: dict[str, str] = {}
+    queued = 0
     with tqdm(total=len(wanted), unit="user", file=sys.stderr) as progress:
         for start in range(0, len(wanted), CHUNK):
             chunk = wanted[start:start + CHUNK]
-            results.update(api.call("POST", "/users:activate", json={"emails": chunk})
-                           .get("results", {}))
+            answer = api.call("POST", "/users:activate", json={"emails": chunk})
+            if answer["_status"] == 202:
+                queued += int(answer.get("queued", len(chunk)))
+            else:
+                results.update(answer.get("results", {}))
             progress.update(len(chunk))
-    for status, count in sorted(Counter(results.values()).items()):
-        click.echo(f"{status}: {count}")
-    failed = [e for e, s in results.items() if s == "error"]
+    counts = Counter(results.values())
+    if queued:
+        counts["queued"] += queued
+    click.echo(f"{'status':<11}  users")
+    for state, count in sorted(counts.items()):
+        click.echo(f"{state:<11}  {count:>5}")
+    if queued:
+        click.echo(f"{queued} users were queued and show as pending until processed; "
+                   "follow them with: python -m local.admin_cli status")
+    failed = sorted(e for e, s in results.items() if s == "error")
     if failed:
+        click.echo("in error: " + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
         click.echo("see reasons with: python -m local.admin_cli errors")
 
 
@@ -137,7 +239,7 @@ def activate(api: Api, emails: tuple[str, ...], csv_path: Path | None) -> None:
 @click.pass_obj
 def status(api: Api, email: str | None) -> None:
     """One user's status, or a table of every user."""
-    _table([api.call("GET", f"/users/{email}")] if email else api.users())
+    _table([api.user(email)] if email else api.users())
 
 
 @cli.command()
@@ -153,11 +255,14 @@ def errors(api: Api) -> None:
 @click.pass_obj
 def deactivate(api: Api, emails: tuple[str, ...], yes: bool) -> None:
     """Stop serving users and crypto-shred their data."""
+    wanted = _emails_from(emails, None)
+    if not wanted:
+        raise click.UsageError("no valid email addresses given")
     if not yes:
-        click.confirm(f"Deactivate {len(emails)} users and shred their data?", abort=True)
-    for email, result in api.call("POST", "/users:deactivate",
-                                  json={"emails": list(emails)})["results"].items():
-        click.echo(f"{email}: {result}")
+        click.confirm(f"Deactivate {len(wanted)} users and shred their data?", abort=True)
+    for start in range(0, len(wanted), CHUNK):
+        _results(api.call("POST", "/users:deactivate",
+                          json={"emails": wanted[start:start + CHUNK]}).get("results", {}))
 
 
 @cli.command()
@@ -166,14 +271,19 @@ def deactivate(api: Api, emails: tuple[str, ...], yes: bool) -> None:
 @click.pass_obj
 def revalidate(api: Api, emails: tuple[str, ...], all_errors: bool) -> None:
     """Validate users in error again (after the admin fixed the cause)."""
-    wanted = list(emails) + ([u["email"] for u in api.users("error")] if all_errors else [])
+    wanted = _emails_from(emails, None)
+    if all_errors:
+        wanted = list(dict.fromkeys(wanted + [u["email"] for u in api.users("error")
+                                              if u.get("email")]))
     if not wanted:
+        if all_errors:
+            click.echo("no users in error")
+            return
         raise click.UsageError("give email addresses or --all-errors")
     for start in range(0, len(wanted), CHUNK):
-        answer = api.call("POST", "/users:revalidate", json={"emails": wanted[start:start + CHUNK]})
-        for email, result in answer["results"].items():
-            click.echo(f"{email}: {result}")
+        _results(api.call("POST", "/users:revalidate",
+                          json={"emails": wanted[start:start + CHUNK]}).get("results", {}))
 
 
 if __name__ == "__main__":
-    cli()
+    cli(prog_name="python -m local.admin_cli")

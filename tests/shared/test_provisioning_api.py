@@ -51,3 +51,34 @@ def test_auth_and_bad_input_get_json_errors(stack):
     assert _call(stack, "POST", "/users:activate", json={"emails": "x"}).status_code == 400
     assert _call(stack, "GET", "/users", params={"status": "odd"}).status_code == 400
     assert _call(stack, "GET", "/users/nobody@example.com").status_code == 404
+
+
+def test_revalidate_turns_a_fixed_error_into_active_and_leaves_others_alone(stack):
+    stack.add_user("ann@example.com")
+    stack.add_user("cat@example.com")
+    stack.sim.set_calendar_writable("cat@example.com", False)
+    first = _call(stack, "POST", "/users:activate",
+                  json={"emails": ["ann@example.com", "cat@example.com"]})
+    assert first.json()["results"] == {"ann@example.com": "active", "cat@example.com": "error"}
+    still = _call(stack, "POST", "/users:revalidate", json={"emails": ["cat@example.com"]})
+    assert still.status_code == 200 and still.json()["results"] == {"cat@example.com": "error"}
+
+    stack.sim.set_calendar_writable("cat@example.com", True)
+    answer = _call(stack, "POST", "/users:revalidate",
+                   json={"emails": ["Cat@Example.com", "ann@example.com", "new@example.com"]})
+    assert answer.status_code == 200
+    assert answer.json()["results"] == {"cat@example.com": "active",
+                                        "ann@example.com": "active",
+                                        "new@example.com": "unknown"}
+    assert _call(stack, "GET", "/users/cat@example.com").json()["status"] == "active"
+    assert _call(stack, "GET", "/users", params={"status": "error"}).json()["users"] == []
+
+
+def test_revalidate_checks_auth_and_input(stack):
+    body = {"emails": ["ann@example.com"]}
+    assert _call(stack, "POST", "/users:revalidate", token=None, json=body).status_code == 401
+    assert _call(stack, "POST", "/users:revalidate", token="wrong", json=body).status_code == 403
+    assert _call(stack, "POST", "/users:revalidate", json={"emails": []}).status_code == 400
+    many = {"emails": [f"u{i}@example.com" for i in range(51)]}
+    too_many = _call(stack, "POST", "/users:revalidate", json=many)
+    assert too_many.status_code == 400 and "50" in too_many.json()["error"]["message"]

@@ -394,22 +394,28 @@ def _user_error(services: Any, user_id: str, exc: Exception) -> None:
     _LOGGER.warning("vacation read refused: user moved to error", extra=fields(
         user=user_id, error=type(exc).__name__, status=getattr(exc, "status", None),
         reason=getattr(exc, "reason", "") or getattr(exc, "error", "")))
-    try:
-        from shared import provisioning
-    except ImportError:
-        provisioning = None
-    mark_error = getattr(provisioning, "mark_error", None)
-    if mark_error is not None:
-        mark_error(services, user_id, exc)
-        return
-    # Fallback until shared.provisioning.mark_error exists: the contract's users/{id} fields.
-    services.store.merge("users", user_id, {
-        "status": "error",
-        "reason_code": "gmail_settings_refused",
-        "reason": "Gmail refused to read the vacation responder: check that the service "
-                  "account's domain-wide delegation includes the gmail.settings.basic scope "
-                  "and that the user still exists with Gmail enabled.",
-    })
+    from shared import provisioning
+    from shared.workspace.factory import GMAIL_SETTINGS_SCOPE
+
+    provisioning.mark_error(services, user_id, exc, scope=GMAIL_SETTINGS_SCOPE)
+    _forget_presence(services, user_id)
+
+
+def _forget_presence(services: Any, user_id: str) -> None:
+    """A user we can no longer read is not left "out of office" forever: the last claim is
+    withdrawn (one ``presence-updated`` back to available) and polling stops with the user."""
+    now = services.clock.now()
+
+    def reset(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        if not doc or doc.get("status") != OUT_OF_OFFICE:
+            return doc, None
+        doc = {**doc, "status": AVAILABLE, "since": to_rfc3339(now), "until": None,
+               "publish_pending": True, "changed_at": to_rfc3339(now)}
+        return doc, doc
+
+    changed = services.store.transact(COLLECTION, user_id, reset)
+    if changed is not None:
+        _publish(services, user_id, changed)
 
 
 def _text(value: datetime | None) -> str | None:

@@ -162,13 +162,18 @@ def _api_failure(exc: GooglePermanentError, api: str) -> ValidationFailed:
                             f"{exc.reason}).")
 
 
-def mark_error(services: Any, user_id: str, exc: BaseException) -> None:
-    """A user whose access broke after activation: stop processing, keep an actionable reason."""
+def mark_error(services: Any, user_id: str, exc: BaseException, *,
+               scope: str = CALENDAR_SCOPE) -> None:
+    """A user whose access broke after activation: stop processing, keep an actionable reason.
+
+    ``scope`` is the one the failing call needed (Gmail's for the vacation poll), so the
+    reason names what the admin must add back.
+    """
     client_id = getattr(services.workspace, "client_id", None) or "<the service's client id>"
     if isinstance(exc, DelegationRefused):
-        failure = _delegation_failure(exc, client_id, CALENDAR_SCOPE)
+        failure = _delegation_failure(exc, client_id, scope)
     elif isinstance(exc, GooglePermanentError):
-        failure = _api_failure(exc, "Google")
+        failure = _api_failure(exc, "Gmail" if scope == GMAIL_SETTINGS_SCOPE else "Calendar")
     else:
         failure = ValidationFailed("error", f"{type(exc).__name__}")
     services.store.merge(COLLECTION, user_id, {

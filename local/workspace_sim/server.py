@@ -194,6 +194,8 @@ class App:
         if key == "calendar.freebusy.query":
             return 200, cal.freebusy(body)
         uid = p["uid"].lower()
+        if caller not in self.sim.users:  # deleted after its token was issued
+            raise ApiError(400, "failedPrecondition", "Mail service not enabled")
         if uid not in ("me", caller):
             raise ApiError(403, "forbidden", "Delegation denied for " + caller)
         if key == "gmail.users.settings.getVacation":

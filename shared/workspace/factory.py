@@ -29,7 +29,7 @@ class WorkspaceFactory:
         token_uri: str = "https://oauth2.googleapis.com/token",
         service_account_info: dict[str, Any] | None = None,
         signer_email: str | None = None,
-        max_cached_users: int = 256,
+        max_cached_users: int = 2048,  # above a 1,000-user vacation shard: tokens are reused
     ) -> None:
         if service_account_info is None and signer_email is None:
             raise ValueError("need a service account: key info (simulator) or signer_email")

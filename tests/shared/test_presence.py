@@ -159,9 +159,15 @@ def _delete_user(stack: Any, email: str) -> None:
     stack.services.workspace.forget(email)
 
 
+def _delete_user_with_a_live_token(stack: Any, email: str) -> None:
+    """Deleted while the service still holds a valid access token: Gmail answers 400."""
+    stack.sim.remove_user(email)
+
+
 @pytest.mark.parametrize(("refuse", "code", "hint"), [
-    (_revoke_gmail_scope, "delegation_not_authorised", GMAIL_SETTINGS_SCOPE),
+    (_revoke_gmail_scope, "delegation_not_authorised", f"(missing: {GMAIL_SETTINGS_SCOPE})"),
     (_delete_user, "user_not_found", "primary Workspace email"),
+    (_delete_user_with_a_live_token, "gmail_error", "Gmail API refused"),
 ])
 def test_a_refused_read_moves_that_user_to_error_and_leaves_the_others_alone(
         stack, refuse, code, hint):
@@ -185,7 +191,9 @@ def test_a_refused_read_moves_that_user_to_error_and_leaves_the_others_alone(
     assert [stack.user_status(e)["status"] for e in (jon, kay)] == ["active", "active"]
     assert [m["status"] for m in _updates(stack, jon)] == ["out_of_office"]
     assert [m["status"] for m in _updates(stack, kay)] == ["out_of_office", "available"]
-    assert [m["status"] for m in _updates(stack, ivy)] == ["out_of_office"]  # no noise
+    # the out-of-office claim is withdrawn once, not left standing while nobody reads it
+    assert [m["status"] for m in _updates(stack, ivy)] == ["out_of_office", "available"]
+    assert stack.presence(ivy)["status"] == "available"
     assert _dead_letters(stack) == []  # a user error is not a shard failure
 
     reads = _vacation_reads(stack)

@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 NODE_STAMP := local/emulators/node_modules/.installed
 
-.PHONY: run test lint bench chaos i18n clean help
+.PHONY: run test lint bench chaos i18n clean help browser
 
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
@@ -30,10 +30,20 @@ $(NODE_STAMP): local/emulators/package.json local/emulators/package-lock.json
 		cd local/emulators && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
 	else echo "npm not found: Firestore emulator tests will be skipped"; fi
 
+# Debian's Chromium for the meetings-page browser test (Playwright drives it through
+# executable_path; no browser download). Installed when missing and we may use apt.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get install -y -qq chromium >/dev/null 2>&1 || \
+			 (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)) || \
+			echo "could not install chromium: the browser test will be skipped"; \
+		else echo "chromium not found and not root: the browser test will be skipped"; fi; }
+
 run: $(STAMP)
 	$(PY) -m local
 
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) browser
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

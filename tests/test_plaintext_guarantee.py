@@ -3,7 +3,8 @@
 The stack is driven like a real tenant with events whose title, description, location and
 attendee addresses carry unique markers (and a vacation responder with markers); afterwards
 every byte the service persisted (every file under the data dir: SQLite database, WAL, keyset),
-every message it published on any topic, and all log output are searched. Zero markers may be
+every message it published on any topic (meeting index updates, join notifications, presence),
+all log output and every meetings API answer to callers without rights are searched. Zero markers may be
 found. Each feature issue extends the scenario with its own data.
 """
 
@@ -46,6 +47,22 @@ def _published_bytes(stack) -> bytes:
                     for m in stack.bus.published(t))
 
 
+def _refused_api_answers(stack, email: str) -> bytes:
+    """What callers without rights get from the meetings API (it must say nothing)."""
+    import requests
+
+    base = f"{stack.url('meetings_api')}/users/{email}"
+    answers = []
+    for token in (None, "not-a-token", stack.api_token("user:bob@example.com"),
+                  stack.api_token("device:room-9@example.com")):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        for path in ("/meetings", "/page", "/presence"):
+            answer = requests.get(base + path, headers=headers, timeout=30)
+            assert answer.status_code in (401, 403), (path, answer.status_code)
+            answers.append(answer.content)
+    return b"".join(answers)
+
+
 def test_no_marker_is_persisted_published_or_logged(stack, capfd):
     stream = io.StringIO()
     logs.configure("DEBUG", stream)
@@ -85,13 +102,16 @@ def test_no_marker_is_persisted_published_or_logged(stack, capfd):
     }).execute()
     stack.advance(minutes=15)  # vacation poll and join notifications run
 
+    refused = _refused_api_answers(stack, alice)
     haystacks = {
+        "api (refused callers)": refused,
         "persisted": _persisted_bytes(stack),
         "published": _published_bytes(stack),
         "logs": (stream.getvalue() + "".join(capfd.readouterr())).encode(),
     }
     assert haystacks["persisted"], "the scenario persisted nothing: the test would prove nothing"
     assert stack.published("meetings-updated"), "no meetings were indexed"
+    assert stack.published("join-notifications"), "no join notification went out"
     # the responder was read (else its markers prove nothing) and only its window was kept
     assert stack.presence(alice)["status"] == "out_of_office"
     assert stack.published("presence-updated"), "no presence change was published"

@@ -3,81 +3,117 @@ meeting, exactly once per occurrence.
 
 Every minute a Scheduler tick looks at the meetings index for occurrences starting within the
 lead time (or that started less than :data:`GRACE` ago, so a late or missed tick still
-notifies) and publishes one ``join-notifications`` message per occurrence. "Exactly once" is
-an idempotency key per ``(user, event, start)`` created *before* publishing: duplicate or
-overlapping ticks find it taken; a rescheduled meeting has a new start, hence a new key, and
-notifies again. If publishing fails the key is released so the redelivered tick retries.
+notifies) and publishes one ``join-notifications`` message per occurrence::
+
+    {"user_id", "event_id", "start",
+     "sealed": {"sealed", "data_key", "kek", "aad", "place"}}
+
+``sealed`` is :meth:`shared.crypto.Sealer.seal_for_publish`'s envelope plus the ``place`` it
+was sealed for, so a consumer can check ``aad == user_id|place``
+(:func:`shared.crypto.open_published` does when given both) and open the title, join URL and
+SIP URI, which never travel in the clear.
+
+"Exactly once" is an idempotency key per ``(user, event, start)`` created *before* publishing:
+duplicate or overlapping ticks find it taken; a rescheduled meeting has a new start, hence a
+new key, and notifies again. If publishing fails the key is released and the error re-raised,
+so the redelivered tick (or the next minute's) retries.
 
 Never notified: all-day events, cancelled meetings, meetings the user declined, meetings
-without a join URL or SIP URI, users who are not active. Title, join URL and SIP URI travel
-sealed (:meth:`shared.crypto.Sealer.seal_for_publish`).
+without a join URL or SIP URI, meetings already over, users who are not active.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from shared import meetings_index
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
+from shared.crypto import SealedDataError
 from shared.logs import fields
 from shared.store.base import Filter
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
 COLLECTION = "notifications"
 GRACE = timedelta(minutes=5)  # a late tick still notifies until the meeting is this far in
-KEEP = timedelta(days=2)  # idempotency keys expire (Firestore TTL) well after the meeting
+KEEP = timedelta(days=3)  # idempotency keys expire (Firestore TTL) well after the meeting
 
 
-def on_tick(services: Any) -> int:
-    """Publish the notifications that are due; returns how many were sent by this tick."""
+def on_tick(services: Services) -> int:
+    """Publish the notifications that are due; returns how many this tick published.
+
+    Safe to run any number of times per minute (Scheduler retries, Pub/Sub redelivery, a
+    manual tick): each occurrence is claimed before it is published. Raises when publishing
+    fails, after releasing that occurrence's claim, so the tick is redelivered and retried.
+    """
     now = services.clock.now()
     lead = timedelta(seconds=services.config.notify_lead_seconds)
+    # Index starts are RFC 3339 UTC strings (to_rfc3339), so string order is time order.
     rows = services.store.query(meetings_index.COLLECTION, [
         Filter("start", ">=", to_rfc3339(now - GRACE)),
         Filter("start", "<=", to_rfc3339(now + lead))], order_by="start")
-    users: dict[str, bool] = {}
+    now_text = to_rfc3339(now)
+    active: dict[str, bool] = {}  # one users read per user per tick
     sent = skipped = 0
     for key, doc in rows:
         if doc.get("all_day") or doc.get("status") == "cancelled":
             continue
+        if doc.get("end") and str(doc["end"]) <= now_text:
+            continue  # over already (a meeting shorter than the grace): nothing to join
         user_id = str(doc["user_id"])
-        if user_id not in users:
+        if user_id not in active:
             user = services.store.get("users", user_id) or {}
-            users[user_id] = user.get("status") == "active"
-        if not users[user_id]:
+            active[user_id] = user.get("status") == "active"
+        if not active[user_id]:
             continue
         if _notify(services, key, doc, now):
             sent += 1
         else:
             skipped += 1
     if sent or skipped:
-        _LOGGER.info("join notifications dispatched", extra=fields(sent=sent, skipped=skipped))
+        _LOGGER.info("join notifications dispatched", extra=fields(
+            sent=sent, skipped=skipped, users=sum(active.values())))
     return sent
 
 
-def _notify(services: Any, key: str, doc: dict[str, Any], now: Any) -> bool:
+def _notify(services: Services, key: str, doc: dict[str, Any], now: datetime) -> bool:
+    """Claim then publish one occurrence; False when it is not to be (or was already) sent."""
     user_id, event_id, start = str(doc["user_id"]), str(doc["event_id"]), str(doc["start"])
-    record = services.sealer.open(user_id, f"{meetings_index.COLLECTION}|{key}", doc["blob"])
+    try:
+        record = services.sealer.open(user_id, f"{meetings_index.COLLECTION}|{key}",
+                                      doc["blob"])
+    except (SealedDataError, KeyError) as exc:
+        # One unreadable record (shredded key, damaged document) must not hold back the rest.
+        _LOGGER.error("meeting record does not open; not notified",
+                      extra=fields(user=user_id, error=type(exc).__name__))
+        return False
     if not (record.get("join_url") or record.get("sip_uri")):
         return False
     if record.get("response_status") == "declined":
         return False
     claim = f"{user_id}|{event_id}|{start}"
     if not services.store.create(COLLECTION, claim, {
-            "user_id": user_id, "expire_at": to_rfc3339(now + KEEP)}):
+            "user_id": user_id, "event_id": event_id, "start": start,
+            "notified_at": to_rfc3339(now), "expire_at": to_rfc3339(now + KEEP)}):
         return False  # this occurrence was notified already
     place = f"{Topics.JOIN_NOTIFICATIONS}|{claim}"
     try:
+        sealed = services.sealer.seal_for_publish(user_id, place, {
+            "title": record.get("title") or "", "join_url": record.get("join_url"),
+            "sip_uri": record.get("sip_uri")})
         services.bus.publish(Topics.JOIN_NOTIFICATIONS, {
             "user_id": user_id, "event_id": event_id, "start": start,
-            "sealed": services.sealer.seal_for_publish(user_id, place, {
-                "title": record.get("title") or "", "join_url": record.get("join_url"),
-                "sip_uri": record.get("sip_uri")})}, ordering_key=user_id)
-    except Exception:
+            "sealed": {**sealed, "place": place}}, ordering_key=user_id)
+    except BaseException:
         services.store.delete(COLLECTION, claim)  # let the redelivered tick try again
+        _LOGGER.warning("join notification not published; claim released",
+                        extra=fields(user=user_id, start=start))
         raise
+    _LOGGER.info("join notification published", extra=fields(user=user_id, start=start))
     return True

@@ -21,7 +21,6 @@ user's Calendar time zone.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -352,6 +351,3 @@ def common_free_slots(busy_lists: Any, start: datetime, end: datetime,
         slots.append((cursor, end))
     return slots
 
-
-def dumps(value: Any) -> str:  # small helper for the page's embedded JSON
-    return json.dumps(value).replace("</", "<\\/")

@@ -47,6 +47,7 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 KEY_FIELD = "_key"
+TTL_FIELD = "expire_at"  # infra/firestore.tf's TTL policy field
 MAX_BATCH = 500  # Firestore's limit of writes per commit
 MAX_IN_VALUES = 30  # Firestore's limit of values in an ``in`` filter
 _INEQUALITIES = frozenset({"<", "<=", ">", ">=", "!="})
@@ -134,7 +135,14 @@ class FirestoreStore:
     def _to_firestore(key: str, doc: Document) -> Document:
         if KEY_FIELD in doc:
             raise ValueError(f"the field {KEY_FIELD!r} is reserved by the Firestore store")
-        return {**doc, KEY_FIELD: key}
+        data = {**doc, KEY_FIELD: key}
+        if isinstance(data.get(TTL_FIELD), str):
+            # Firestore's TTL policy only acts on Timestamp values; callers write RFC 3339
+            # strings like every other time, so the conversion happens here, both ways.
+            from shared.clock import from_rfc3339
+
+            data[TTL_FIELD] = from_rfc3339(data[TTL_FIELD])
+        return data
 
     @staticmethod
     def _from_snapshot(snapshot: Any) -> Document | None:
@@ -142,6 +150,11 @@ class FirestoreStore:
             return None
         data = snapshot.to_dict() or {}
         data.pop(KEY_FIELD, None)
+        expire_at = data.get(TTL_FIELD)
+        if expire_at is not None and not isinstance(expire_at, str):
+            from shared.clock import to_rfc3339
+
+            data[TTL_FIELD] = to_rfc3339(expire_at)
         return data
 
     @staticmethod

@@ -191,3 +191,26 @@ def test_iter_all_walks_every_page(store):
 def test_delete_where_removes_only_matches(store, channels):
     assert store.delete_where("channels", [Filter("user", "==", "u1")]) == 2
     assert sorted(key for key, _ in store.query("channels")) == ["c2", "c3"]
+
+
+def test_expire_at_round_trips_as_the_string_callers_wrote(store):
+    """Idempotency keys and leases carry ``expire_at``; every adapter hands back the RFC 3339
+    string it was given, whatever it stores (Firestore: a Timestamp, for its TTL policy)."""
+    store.put("processed", "m1", {"expire_at": "2026-12-01T10:00:00Z", "n": 1})
+    assert store.create("processed", "m2", {"expire_at": "2026-12-02T10:00:00Z"})
+    store.merge("processed", "m1", {"expire_at": "2026-12-03T10:00:00Z"})
+    store.transact("processed", "m3", lambda _doc: ({"expire_at": "2026-12-04T10:00:00Z"}, None))
+
+    assert store.get("processed", "m1") == {"expire_at": "2026-12-03T10:00:00Z", "n": 1}
+    assert store.get("processed", "m2") == {"expire_at": "2026-12-02T10:00:00Z"}
+    assert store.get("processed", "m3") == {"expire_at": "2026-12-04T10:00:00Z"}
+
+
+def test_firestore_stores_expire_at_as_a_timestamp_for_ttl(firestore_store):
+    from datetime import datetime
+
+    firestore_store.put("processed", "m1", {"expire_at": "2026-12-01T10:00:00Z"})
+    raw = firestore_store._ref("processed", "m1").get().to_dict()
+
+    assert isinstance(raw["expire_at"], datetime)
+    assert raw["expire_at"].isoformat().startswith("2026-12-01T10:00:00")

@@ -212,21 +212,13 @@ def deactivate(services: Any, email: str) -> str:
     After this nothing the service kept about the user is readable (the wrapped data keys are
     gone), and pushes still in flight find no active channel and are ignored.
     """
+    from shared.renewal import stop_all_channels
     from shared.store.base import Filter
-    from shared.watch import stop_channel
-    from shared.workspace.errors import GoogleTransientError as Transient
 
     email = email.strip().lower()
     user_id = services.pseudonym(email)
-    user = services.store.get(COLLECTION, user_id) or {"email": email}
-    acts_as = calendar_target({"email": email, **user})[0]
-    for channel_id, channel in services.store.query(
-            "channels", [Filter("user_id", "==", user_id)]):
-        if channel.get("state") == "active":
-            try:
-                stop_channel(services, acts_as, channel_id, channel["resource_id"])
-            except (DelegationRefused, GooglePermanentError, Transient):
-                services.store.merge("channels", channel_id, {"state": "stopped"})
+    user = services.store.get(COLLECTION, user_id) or {}
+    stop_all_channels(services, user_id, {**user, "email": email}, tolerate_transient=True)
     services.store.delete("sync", user_id)
     services.store.delete("presence", user_id)
     for collection in ("meetings", "notifications", "series"):

@@ -39,16 +39,9 @@ def handle(services: Any, request: ApiRequest) -> ApiResponse:
 
         act = workspaces.activate_workspace if path.endswith(":activate") \
             else workspaces.deactivate_workspace
-        rooms = _emails(request)
-        if len(rooms) > SYNC_LIMIT:
-            raise BadRequest(f"at most {SYNC_LIMIT} workspaces per call")
-        return ApiResponse.json(200, {"results": {e: act(services, e) for e in rooms}})
+        return _each_now(services, request, act, "workspaces")
     if request.method == "POST" and path == "/users:revalidate":
-        emails = _emails(request)
-        if len(emails) > SYNC_LIMIT:
-            raise BadRequest(f"at most {SYNC_LIMIT} users per call")
-        return ApiResponse.json(200, {"results": {
-            e: provisioning.revalidate(services, e) for e in emails}})
+        return _each_now(services, request, provisioning.revalidate, "users")
     if request.method == "POST" and path in ("/users:activate", "/users:deactivate"):
         return _bulk(services, request, activate=path == "/users:activate")
     if request.method == "GET" and path == "/users":
@@ -80,6 +73,14 @@ def _emails(request: ApiRequest) -> list[str]:
             isinstance(e, str) and "@" in e and len(e) <= 320 for e in emails):
         raise BadRequest('body must be {"emails": ["user@example.com", ...]}')
     return sorted({e.strip().lower() for e in emails})
+
+
+def _each_now(services: Any, request: ApiRequest, act: Any, noun: str) -> ApiResponse:
+    """Run ``act`` for every address in the body, synchronously (so at most ``SYNC_LIMIT``)."""
+    emails = _emails(request)
+    if len(emails) > SYNC_LIMIT:
+        raise BadRequest(f"at most {SYNC_LIMIT} {noun} per call")
+    return ApiResponse.json(200, {"results": {e: act(services, e) for e in emails}})
 
 
 def _bulk(services: Any, request: ApiRequest, *, activate: bool) -> ApiResponse:

@@ -37,7 +37,12 @@ from shared.logs import fields
 from shared.store.base import Filter
 from shared.watch import COLLECTION as CHANNELS
 from shared.watch import start_channel, stop_channel
-from shared.workspace.errors import DelegationRefused, GoneOrMissing, GooglePermanentError
+from shared.workspace.errors import (
+    DelegationRefused,
+    GoneOrMissing,
+    GooglePermanentError,
+    GoogleTransientError,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -156,7 +161,7 @@ def renew_user(services: Any, data: dict[str, Any]) -> str:
             return "unknown"
         return provisioning.revalidate(services, str(user["email"]))
     if user.get("status") != "active" or not user.get("email"):
-        _stop_all(services, user_id, user)
+        stop_all_channels(services, user_id, user)
         return "inactive"
     try:
         renewed = ensure_channel(services, user_id, *provisioning.calendar_target(user))
@@ -202,18 +207,26 @@ def ensure_channel(services: Any, user_id: str, email: str,
     return created
 
 
-def _stop_all(services: Any, user_id: str, user: dict[str, Any]) -> None:
-    """A user who is no longer active keeps no live channel (best effort)."""
+def stop_all_channels(services: Any, user_id: str, user: dict[str, Any], *,
+                      tolerate_transient: bool = False) -> None:
+    """A user who is no longer active keeps no live channel (best effort).
+
+    Refusals are never retried (the channel expires on its own); transient errors are raised
+    for a retry unless ``tolerate_transient`` (deactivation answers an admin right away).
+    """
+    tolerated: tuple[type[Exception], ...] = (DelegationRefused, GooglePermanentError)
+    if tolerate_transient:
+        tolerated += (GoogleTransientError,)
+    acts_as = provisioning.calendar_target(user)[0] if user.get("email") else None
     for key, doc in services.store.query(CHANNELS, [Filter("user_id", "==", user_id)]):
         if doc.get("state") != "active":
             continue
-        if user.get("email"):
+        if acts_as:
             try:
-                acts_as = provisioning.calendar_target(user)[0]
                 stop_channel(services, acts_as, key, str(doc.get("resource_id", "")))
                 continue
-            except (DelegationRefused, GooglePermanentError):
-                pass  # it expires on its own; never retry a refusal
+            except tolerated:
+                pass
         services.store.merge(CHANNELS, key, {"state": "stopped"})
 
 

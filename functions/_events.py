@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shared import failpoints
 from shared.bus.base import Message, Topics
 from shared.errors import PermanentError
 from shared.logs import fields
@@ -47,8 +48,10 @@ def handle(message: Message, route: Route, services: Services) -> None:
     if store.get("processed", done_key) is not None:
         _LOGGER.info("duplicate delivery acknowledged", extra=fields(topic=message.topic))
         return
+    failpoints.hit("handler.start")
     try:
         route(services, message.data)
+        failpoints.hit("handler.after_side_effects")
     except PermanentError as exc:
         _LOGGER.warning("message dropped: permanent failure",
                         extra=fields(topic=message.topic, error=type(exc).__name__,
@@ -68,6 +71,7 @@ def handle(message: Message, route: Route, services: Services) -> None:
                       extra=fields(topic=message.topic, attempts=attempts,
                                    error=type(exc).__name__))
     _mark_done(services, done_key)
+    failpoints.hit("handler.before_ack")
 
 
 def _count_attempt(services: Services, key: str) -> int:

@@ -55,6 +55,63 @@ class _Job:
     due: Any  # datetime
 
 
+class HandlerCrashed(RuntimeError):
+    """The chaos injector killed a handler invocation: Pub/Sub sees no acknowledgement and
+    redelivers after the ack deadline, exactly as for an instance that died."""
+
+
+class CrashInjector:
+    """Kills ``rate`` of message-handler invocations at a random point (see
+    :mod:`shared.failpoints`): the point is the *k*-th one the invocation reaches, *k* drawn
+    uniformly from ``0 .. points - 1``; an invocation that reaches fewer dies before its ack.
+    """
+
+    def __init__(self, rate: float, seed: int, points: int = 8) -> None:
+        import random
+
+        self.rate, self.points = rate, points
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._armed: int | None = None
+        self._seen = 0
+        self.invocations = 0
+        self.crashes: Counter = Counter()  # point -> crashes
+        self.crashes_in: Counter = Counter()  # (entry point, point) -> crashes
+        self._target = ""
+
+    def begin(self, target: str = "") -> None:
+        with self._lock:
+            self.invocations += 1
+            self._target = target
+            self._seen = 0
+            self._armed = (self._random.randrange(self.points)
+                           if self._random.random() < self.rate else None)
+
+    def end(self) -> None:
+        with self._lock:
+            self._armed = None
+            self._target = ""
+
+    @property
+    def current(self) -> str:
+        """The entry point whose invocation is running ("" between invocations)."""
+        return self._target
+
+    def __call__(self, point: str) -> None:
+        from shared.failpoints import SimulatedCrash
+
+        with self._lock:
+            if self._armed is None:
+                return
+            if self._seen < self._armed and point != "handler.before_ack":
+                self._seen += 1
+                return
+            self._armed = None
+            self.crashes[point] += 1
+            self.crashes_in[(self._target, point)] += 1
+        raise SimulatedCrash(point)
+
+
 class NeverSettles(RuntimeError):
     """Work kept arriving: a handler loops, or a message is retried forever."""
 
@@ -92,6 +149,7 @@ class LocalStack:
         self._server = None
         self._loop_thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.crash_injector: CrashInjector | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -148,7 +206,10 @@ class LocalStack:
 
     def close(self) -> None:
         from functions import _deps
+        from shared import failpoints
 
+        if self.crash_injector is not None:
+            failpoints.install(None)
         self._stop.set()
         if self._loop_thread:
             self._loop_thread.join(timeout=5)
@@ -249,6 +310,15 @@ class LocalStack:
         if target > self.clock.now():
             self.clock.set(target)
         self.settle()
+
+    def crash_handlers(self, rate: float, *, seed: int = 0) -> CrashInjector:
+        """Chaos mode: kill ``rate`` of message-handler invocations at random points (before
+        and after side effects, before the ack); the bus redelivers them like Pub/Sub would."""
+        from shared import failpoints
+
+        self.crash_injector = CrashInjector(rate, seed)
+        failpoints.install(self.crash_injector)
+        return self.crash_injector
 
     def tick(self, topic: str) -> None:
         """Publish one scheduler tick now (e.g. a duplicate or late tick) and settle."""
@@ -379,7 +449,21 @@ class LocalStack:
                          name="hybridcal-functions-http").start()
 
     def _deliverer(self, target: str) -> Any:
+        from shared.failpoints import SimulatedCrash
+
         def deliver(message: Message) -> None:
+            injector = self.crash_injector
+            if injector is None:
+                return post(message)
+            injector.begin(target)
+            try:
+                return post(message)
+            except SimulatedCrash as crash:
+                raise HandlerCrashed(f"{target} crashed at {crash.point}") from None
+            finally:
+                injector.end()
+
+        def post(message: Message) -> None:
             client = self._apps[target].test_client()
             envelope = {
                 "message": {

@@ -51,7 +51,10 @@ class Faults:
             self._random = random.Random(seed)
 
     def draw_request(self) -> str | None:
-        """``"rate_limit" | "rate_limit_429" | "server_error" | "timeout" | None``."""
+        """``"rate_limit" | "rate_limit_429" | "server_error" | "timeout" | "timeout_applied" |
+        None``. Half the timeouts happen after Google applied the request (only the answer is
+        lost, as when a connection drops on the way back), so a retried write meets its own
+        effect: a changed etag, an existing channel."""
         with self._lock:
             s, r = self.settings, self._random.random()
             if r < s.rate_limit:
@@ -59,7 +62,7 @@ class Faults:
             elif r < s.rate_limit + s.server_error:
                 kind = "server_error"
             elif r < s.rate_limit + s.server_error + s.timeout:
-                kind = "timeout"
+                kind = "timeout_applied" if self._random.random() < 0.5 else "timeout"
             else:
                 return None
             self.injected[kind] += 1

@@ -144,6 +144,8 @@ class App:
             with self.sim.lock:
                 status, result = self.dispatch(key, token.subject, params, query, body,
                                                environ.get("HTTP_IF_MATCH"))
+            if fault == "timeout_applied":
+                return -1, None, {}  # applied; the answer is lost on the way back
             return status, result, {}
         except ApiError as exc:
             return exc.code, exc.body(), {}

@@ -144,6 +144,19 @@ class WorkspaceSimulator:
         with self.lock:
             self.calendar_state.calendars[email.lower()].generation = secrets.token_hex(4)
 
+    def user_call(self, caller: str, operation: str, params: dict[str, str] | None = None,
+                  body: dict[str, Any] | None = None, query: dict[str, Any] | None = None) -> Any:
+        """Apply ``operation`` (e.g. ``calendar.events.insert`` with ``params={"cal":
+        "primary"}``) as ``caller``'s own calendar or mail client would, in process: the same
+        state changes and pushes as over HTTP, but no faults, quota or counters, because load
+        generators (the chaos run's thousand users) act for people, not for the service."""
+        from local.workspace_sim.server import App
+
+        query = {"_privateExtendedProperty": [], **(query or {})}
+        with self.lock:
+            return App(self).dispatch(operation, caller.lower(), dict(params or {}), query,
+                                      dict(body or {}), None)[1]
+
     # -- observation ------------------------------------------------------------------------
     def count(self, key: str) -> None:
         with self._count_lock:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import failpoints
 from shared.bus.base import Message, Topics
 from shared.clock import Clock, SystemClock
 
@@ -83,6 +84,7 @@ class LocalBus:
             for sub in self._subscriptions.values():
                 if sub.topic == topic:
                     sub.queue.append(_Pending(message, sub.name, self._clock.now()))
+        failpoints.hit("bus.after_publish")
         return message.message_id
 
     # -- subscriptions and delivery ----------------------------------------------------------------
@@ -94,6 +96,11 @@ class LocalBus:
     def published(self, topic: str) -> list[Message]:
         with self._lock:
             return list(self._published.get(topic, []))
+
+    def topics(self) -> list[str]:
+        """Every topic something was published on (dead-letter topics included)."""
+        with self._lock:
+            return sorted(self._published)
 
     def pending(self) -> int:
         with self._lock:

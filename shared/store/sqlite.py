@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shared import failpoints
 from shared.store.base import Conflict, Document, Filter, matches
 
 T = TypeVar("T")
@@ -83,6 +84,7 @@ class SqliteStore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        failpoints.hit("store.after_write")
         return result
 
     # -- Store -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from shared import failpoints
 from shared.errors import PermanentError, TransientError
 
 _LOGGER = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def call_google(
 
     def attempt() -> T:
         try:
-            return fn()
+            result = fn()
         except Exception as exc:
             translated = translate(exc)
             if translated is exc:
@@ -155,5 +156,7 @@ def call_google(
                              extra={"json_fields": {"status": translated.status,
                                                     "reason": translated.reason}})
             raise translated from exc
+        failpoints.hit("google.after_call")
+        return result
 
     return retrying(attempt)

@@ -13,10 +13,16 @@ was sealed for, so a consumer can check ``aad == user_id|place``
 (:func:`shared.crypto.open_published` does when given both) and open the title, join URL and
 SIP URI, which never travel in the clear.
 
-"Exactly once" is an idempotency key per ``(user, event, start)`` created *before* publishing:
-duplicate or overlapping ticks find it taken; a rescheduled meeting has a new start, hence a
-new key, and notifies again. If publishing fails the key is released and the error re-raised,
-so the redelivered tick (or the next minute's) retries.
+"Exactly once" is a claim per ``(user, event, start)`` taken in a transaction *before*
+publishing and marked ``sent`` after: duplicate or overlapping ticks find it taken; a
+rescheduled meeting has a new start, hence a new claim, and notifies again. If publishing fails
+the claim is released and the error re-raised, so the redelivered tick (or the next minute's)
+retries. If the instance dies between claiming and marking sent, the claim's lease
+(:data:`CLAIM_LEASE`) runs out and a later tick publishes again, within :data:`GRACE`: a
+notification is never lost to a crash. It may then be published twice (the crash came after the
+publish), which is why every message carries ``notification_id``, the same for every publish of
+one occurrence: subscribers deduplicate on it, as Pub/Sub's at-least-once delivery requires of
+them anyway.
 
 Never notified: all-day events, cancelled meetings, meetings the user declined, meetings
 without a join URL or SIP URI, meetings already over, users who are not active.
@@ -43,6 +49,7 @@ _LOGGER = logging.getLogger(__name__)
 COLLECTION = "notifications"
 GRACE = timedelta(minutes=5)  # a late tick still notifies until the meeting is this far in
 KEEP = timedelta(days=3)  # idempotency keys expire (Firestore TTL) well after the meeting
+CLAIM_LEASE = timedelta(seconds=90)  # longer than a tick's work, well inside GRACE
 
 
 def on_tick(services: Services) -> int:
@@ -98,10 +105,8 @@ def _notify(services: Services, key: str, doc: dict[str, Any], now: datetime) ->
     if record.get("response_status") == "declined":
         return False
     claim = f"{user_id}|{event_id}|{start}"
-    if not services.store.create(COLLECTION, claim, {
-            "user_id": user_id, "event_id": event_id, "start": start,
-            "notified_at": to_rfc3339(now), "expire_at": to_rfc3339(now + KEEP)}):
-        return False  # this occurrence was notified already
+    if not _take_claim(services, claim, user_id, event_id, start, now):
+        return False  # notified already, or being notified by another tick right now
     place = f"{Topics.JOIN_NOTIFICATIONS}|{claim}"
     try:
         sealed = services.sealer.seal_for_publish(user_id, place, {
@@ -109,11 +114,36 @@ def _notify(services: Services, key: str, doc: dict[str, Any], now: datetime) ->
             "sip_uri": record.get("sip_uri")})
         services.bus.publish(Topics.JOIN_NOTIFICATIONS, {
             "user_id": user_id, "event_id": event_id, "start": start,
-            "sealed": {**sealed, "place": place}}, ordering_key=user_id)
-    except BaseException:
+            "sealed": {**sealed, "place": place}}, ordering_key=user_id,
+            attributes={"notification_id": notification_id(claim)})
+    except Exception:
         services.store.delete(COLLECTION, claim)  # let the redelivered tick try again
         _LOGGER.warning("join notification not published; claim released",
                         extra=fields(user=user_id, start=start))
         raise
+    services.store.merge(COLLECTION, claim, {"state": "sent"})
     _LOGGER.info("join notification published", extra=fields(user=user_id, start=start))
     return True
+
+
+def notification_id(claim: str) -> str:
+    """The occurrence's stable id (no user text, no pseudonym needed by the subscriber)."""
+    import hashlib
+
+    return hashlib.sha256(claim.encode()).hexdigest()[:32]
+
+
+def _take_claim(services: Services, claim: str, user_id: str, event_id: str, start: str,
+                now: datetime) -> bool:
+    """Claim an occurrence: free, or claimed by an instance that died before marking it sent
+    (its lease ran out). False when it was sent, or another tick is sending it now."""
+    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
+        if doc is not None and (doc.get("state", "sent") == "sent"
+                                or str(doc.get("lease_until", "")) > to_rfc3339(now)):
+            return doc, False
+        return {"user_id": user_id, "event_id": event_id, "start": start, "state": "sending",
+                "notified_at": to_rfc3339(now),
+                "lease_until": to_rfc3339(now + CLAIM_LEASE),
+                "expire_at": to_rfc3339(now + KEEP)}, True
+
+    return services.store.transact(COLLECTION, claim, change)

@@ -24,7 +24,7 @@ from typing import Any
 from shared import meetings_index, sync
 from shared.bus.base import Topics
 from shared.clock import from_rfc3339, to_rfc3339
-from shared.errors import BadRequest
+from shared.errors import BadRequest, TransientError
 from shared.event_patch import apply_keyword, is_organizer_copy
 from shared.logs import fields
 from shared.providers import keyword_map
@@ -35,6 +35,10 @@ _LOGGER = logging.getLogger(__name__)
 MAX_ROUNDS = 5
 PAYLOAD_CHUNK = 100
 WINDOW_REFRESH = timedelta(days=1)
+
+
+class LeaseHeld(TransientError):
+    """The user's sync lease is taken; redelivery (with backoff) retries after it expires."""
 
 
 def handle_calendar_change(services: Any, data: dict[str, Any]) -> None:
@@ -50,14 +54,18 @@ def handle_calendar_change(services: Any, data: dict[str, Any]) -> None:
         return
     now = services.clock.now()
     if not data.get("reason"):
-        if sync.request_sync(services.store, user_id, now):
+        push = f"{data.get('channel_id')}:{data.get('message_number')}"
+        if sync.request_sync(services.store, user_id, now, push):
             _queue_sync(services, user_id)
         return
     if data.get("reason") == "resync":
         sync.forget_token(services.store, user_id)
     holder = uuid.uuid4().hex
     if not sync.take_lease(services.store, user_id, holder, now):
-        return  # the holder will run another round for us
+        # Messages of one user arrive in order, one at a time, so a lease held now is almost
+        # always one a dead instance left behind: retry once it has run out, rather than trust
+        # the holder to see ``pending`` (a live holder does, and the retry then costs one list).
+        raise LeaseHeld("another worker holds this user's sync lease")
     try:
         for round_number in range(MAX_ROUNDS):
             _sync_round(services, user_id, user)
@@ -71,7 +79,7 @@ def handle_calendar_change(services: Any, data: dict[str, Any]) -> None:
     except DelegationRefused as exc:
         sync.release(services.store, user_id, holder, pending=False)
         _delegation_refused(services, user_id, exc)
-    except BaseException:
+    except Exception:  # a crashed instance releases nothing: its lease runs out instead
         sync.release(services.store, user_id, holder, pending=True)
         raise
 

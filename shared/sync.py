@@ -183,16 +183,24 @@ def _active(doc: dict[str, Any], key: str, now: datetime) -> bool:
     return bool(value) and from_rfc3339(value) > now
 
 
-def request_sync(store: Store, user_id: str, now: datetime) -> bool:
+def request_sync(store: Store, user_id: str, now: datetime, push: str = "") -> bool:
     """A push arrived: mark the user pending. True when the caller must queue a sync message
-    (no sync running and none queued); False when a running or queued sync will cover it."""
+    (no sync running and none queued); False when a running or queued sync will cover it.
+
+    ``push`` names the push (channel and message number). The push that queued the sync is
+    recorded, so its redelivery queues again: an instance that died between this write and
+    the publish would otherwise leave a queued mark with no message behind it.
+    """
 
     def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
         doc = dict(doc or {})
         doc["pending"] = True
-        if _active(doc, "lease_until", now) or _active(doc, "queued_until", now):
+        if _active(doc, "lease_until", now):
+            return doc, False
+        if _active(doc, "queued_until", now) and not (push and doc.get("queued_by") == push):
             return doc, False
         doc["queued_until"] = to_rfc3339(now + timedelta(seconds=QUEUED_SECONDS))
+        doc["queued_by"] = push or None
         return doc, True
 
     return store.transact(COLLECTION, user_id, change)
@@ -205,14 +213,15 @@ def unqueue(store: Store, user_id: str) -> None:
 
 def take_lease(store: Store, user_id: str, holder: str, now: datetime,
                seconds: int = LEASE_SECONDS) -> bool:
-    """Become the user's only syncing worker; otherwise leave ``pending`` set for the holder."""
+    """Become the user's only syncing worker; otherwise leave ``pending`` set for the holder
+    (whose ``finish_round`` sees it, or, if it died, the caller's retry after the lease)."""
 
     def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
         doc = dict(doc or {})
         if _active(doc, "lease_until", now) and doc.get("lease_holder") != holder:
             doc["pending"] = True
             return doc, False
-        doc.update(lease_holder=holder, pending=False, queued_until=None,
+        doc.update(lease_holder=holder, pending=False, queued_until=None, queued_by=None,
                    lease_until=to_rfc3339(now + timedelta(seconds=seconds)))
         return doc, True
 

@@ -54,10 +54,13 @@ def test_a_burst_of_pushes_queues_one_sync(services) -> None:
     assert queued[0].ordering_key == "u1"
 
 
-def test_sync_request_while_another_worker_syncs_is_left_to_it(services) -> None:
+def test_sync_request_while_the_lease_is_held_is_retried_and_the_work_kept(services) -> None:
+    # One user's messages come one at a time, so a held lease is a dead instance's: retrying
+    # after it expires is the only way the change is not left waiting for another push.
     services.store.put("users", "u1", {"status": "active", "email": "a@example.com"})
     assert sync.take_lease(services.store, "u1", "other-worker", services.clock.now())
-    processing.handle_calendar_change(services, {"user_id": "u1", "reason": "push"})
+    with pytest.raises(processing.LeaseHeld):
+        processing.handle_calendar_change(services, {"user_id": "u1", "reason": "push"})
     assert sync.still_pending(services.store, "u1")
 
 

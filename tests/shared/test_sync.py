@@ -94,6 +94,15 @@ def test_pushes_during_a_burst_queue_one_sync(store) -> None:
     assert sync.request_sync(store, "u1", NOW) is True
 
 
+def test_the_push_that_queued_a_sync_queues_it_again_when_redelivered(store) -> None:
+    # Its first delivery may have died between this write and publishing the sync request.
+    assert sync.request_sync(store, "u1", NOW, "c1:7") is True
+    assert sync.request_sync(store, "u1", NOW, "c1:8") is False  # another push: covered
+    assert sync.request_sync(store, "u1", NOW, "c1:7") is True  # the redelivery
+    assert sync.take_lease(store, "u1", "w1", NOW)
+    assert sync.request_sync(store, "u1", NOW, "c1:7") is False  # a sync runs: it covers it
+
+
 def test_second_worker_defers_to_the_lease_holder(store) -> None:
     assert sync.take_lease(store, "u1", "w1", NOW)
     assert not sync.take_lease(store, "u1", "w2", NOW)

@@ -1,0 +1,127 @@
+"""A handler instance that dies mid-work loses nothing: the redelivered message finishes it.
+
+Crashes come from :mod:`shared.failpoints` (what the chaos run injects at random), placed
+here at the exact write where a dying instance used to strand the work: the change must still
+reach the user's calendar without another push or a reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from shared import failpoints
+from shared.event_patch import KEY_HASH, markers
+from tests.shared.processing_helpers import event_body
+
+pytestmark = pytest.mark.integration
+
+ANN = "ann@example.com"
+
+
+class CrashAt:
+    """Kill the first ``target`` invocation that reaches ``point`` while ``when()`` holds."""
+
+    def __init__(self, stack, target: str, point: str, when: Callable[[], bool]) -> None:
+        self.stack, self.target, self.point, self.when = stack, target, point, when
+        self.crashed = False
+
+    def __call__(self, point: str) -> None:
+        if self.crashed or point != self.point:
+            return
+        if self.stack.crash_injector.current == self.target and self.when():
+            self.crashed = True
+            raise failpoints.SimulatedCrash(point)
+
+
+@pytest.fixture
+def ann(stack) -> Iterator:
+    stack.add_user(ANN)
+    assert stack.activate(ANN) == "active"
+    stack.crash_handlers(0.0)  # deliveries are watched; nothing crashes at random
+    yield stack
+
+
+def _sync_state(stack) -> dict:
+    return stack.services.store.get("sync", stack.services.pseudonym(ANN)) or {}
+
+
+def _create_keyword_event_and_settle(stack) -> str:
+    event = stack.calendar(ANN).events().insert(calendarId="primary", body=event_body(
+        "Standup", "@webex", stack=stack, start_in_hours=5)).execute()
+    stack.settle()
+    return event["id"]
+
+
+def _patched(stack, event_id: str) -> bool:
+    event = stack.calendar(ANN).events().get(calendarId="primary", eventId=event_id).execute()
+    return bool(markers(event).get(KEY_HASH)) and "@webex" not in event.get("location", "")
+
+
+def test_a_push_handler_dying_after_marking_a_sync_queued_still_gets_it_synced(ann):
+    # Dying between "sync queued" and publishing the sync request used to leave the mark with
+    # no message behind it: the change waited for another push or the reconciliation.
+    crash = CrashAt(ann, "process_changes", "store.after_write",
+                    lambda: bool(_sync_state(ann).get("queued_until")))
+    failpoints.install(crash)
+    event_id = _create_keyword_event_and_settle(ann)
+    assert crash.crashed
+    assert _patched(ann, event_id)
+
+
+def test_a_sync_dying_with_the_lease_is_finished_once_the_lease_runs_out(ann):
+    # The redelivered sync request used to find the dead instance's lease, acknowledge and
+    # leave the change to a holder that no longer existed.
+    crash = CrashAt(ann, "process_changes", "store.after_write",
+                    lambda: bool(_sync_state(ann).get("lease_holder")))
+    failpoints.install(crash)
+    started = ann.now()
+    event_id = _create_keyword_event_and_settle(ann)
+    assert crash.crashed
+    assert _patched(ann, event_id)
+    assert (ann.now() - started).total_seconds() >= 120  # it waited for the lease to lapse
+
+
+def _meeting_in_eight_minutes(stack) -> None:
+    from datetime import timedelta
+
+    from shared.clock import to_rfc3339
+
+    start = stack.now() + timedelta(minutes=8)
+    stack.calendar(ANN).events().insert(calendarId="primary", body={
+        "summary": "Standup", "location": "@webex", "start": {"dateTime": to_rfc3339(start)},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=15))}}).execute()
+    stack.settle()
+
+
+def _claims(stack, state: str) -> list:
+    from shared import notifications
+
+    return [doc for _k, doc in stack.services.store.query(notifications.COLLECTION)
+            if doc.get("state") == state]
+
+
+def test_a_notifier_dying_after_claiming_still_notifies_before_the_meeting(ann):
+    # The claim outlives the dead instance; once its lease lapses a later tick sends it.
+    crash = CrashAt(ann, "dispatch_join_notifications", "store.after_write",
+                    lambda: bool(_claims(ann, "sending")))
+    failpoints.install(crash)
+    _meeting_in_eight_minutes(ann)
+    ann.advance(minutes=8)
+    assert crash.crashed
+    sent = ann.bus.published("join-notifications")
+    assert len(sent) == 1
+    assert _claims(ann, "sent") and not _claims(ann, "sending")
+
+
+def test_a_notifier_dying_after_publishing_repeats_it_with_the_same_notification_id(ann):
+    crash = CrashAt(ann, "dispatch_join_notifications", "bus.after_publish", lambda: True)
+    failpoints.install(crash)
+    _meeting_in_eight_minutes(ann)
+    ann.advance(minutes=8)
+    assert crash.crashed
+    sent = ann.bus.published("join-notifications")
+    assert len(sent) == 2  # the subscriber drops the copy:
+    assert len({m.attributes["notification_id"] for m in sent}) == 1
+    assert sent[0].data == {**sent[1].data, "sealed": sent[0].data["sealed"]}

@@ -13,6 +13,7 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make bench  - print the benchmark tables"
+	@echo "make chaos  - a day of 1,000 users while Google, the network and handlers fail"
 	@echo "make i18n   - re-extract and compile the join-block translations"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -51,6 +52,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# CHAOS_ARGS e.g. "--users 200 --seed 7 --crash-rate 0.05"; CI runs 200 users in tests/chaos.
+chaos: $(STAMP)
+	$(PY) -m local.chaos $(CHAOS_ARGS)
 
 i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/joinblock.py

@@ -17,8 +17,8 @@ from datetime import timedelta
 
 import pytest
 
+from local.leakcheck import leaks, persisted_bytes, published_bytes
 from shared import logs
-from shared.bus.base import encode
 from shared.clock import to_rfc3339
 
 pytestmark = pytest.mark.integration
@@ -34,17 +34,6 @@ def _markers() -> dict[str, str]:
         "vacation_subject": f"VacationSubjectMarker{tag}",
         "vacation_body": f"VacationBodyMarker{tag}",
     }
-
-
-def _persisted_bytes(stack) -> bytes:
-    return b"".join(path.read_bytes() for path in sorted(stack.data_dir.rglob("*"))
-                    if path.is_file())
-
-
-def _published_bytes(stack) -> bytes:
-    topics = stack.bus._published.keys()  # every topic, dead letters included
-    return b"".join(encode(m.data) + encode(m.attributes) for t in topics
-                    for m in stack.bus.published(t))
 
 
 def _refused_api_answers(stack, email: str) -> bytes:
@@ -105,8 +94,8 @@ def test_no_marker_is_persisted_published_or_logged(stack, capfd):
     refused = _refused_api_answers(stack, alice)
     haystacks = {
         "api (refused callers)": refused,
-        "persisted": _persisted_bytes(stack),
-        "published": _published_bytes(stack),
+        "persisted": persisted_bytes(stack),
+        "published": published_bytes(stack),
         "logs": (stream.getvalue() + "".join(capfd.readouterr())).encode(),
     }
     assert haystacks["persisted"], "the scenario persisted nothing: the test would prove nothing"
@@ -115,13 +104,7 @@ def test_no_marker_is_persisted_published_or_logged(stack, capfd):
     # the responder was read (else its markers prove nothing) and only its window was kept
     assert stack.presence(alice)["status"] == "out_of_office"
     assert stack.published("presence-updated"), "no presence change was published"
-    leaks = [
-        (where, name)
-        for where, data in haystacks.items()
-        for name, marker in m.items()
-        if marker.encode() in data or marker.lower().encode() in data.lower()
-    ]
-    assert leaks == []
+    assert leaks(haystacks, m) == []
 
 
 def test_reseal_moves_old_records_to_the_current_key_and_shredding_leaves_nothing_readable(

@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 NODE_STAMP := local/emulators/node_modules/.installed
 
-.PHONY: run test lint bench chaos i18n clean help browser
+.PHONY: run test lint bench chaos audit i18n clean help browser
 
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
@@ -14,6 +14,7 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make bench  - print the benchmark tables"
 	@echo "make chaos  - a day of 1,000 users while Google, the network and handlers fail"
+	@echo "make audit  - pip-audit every installed dependency (AUDIT_ARGS=--strict in Cloud Build)"
 	@echo "make i18n   - re-extract and compile the join-block translations"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -56,6 +57,9 @@ bench: $(STAMP)
 # CHAOS_ARGS e.g. "--users 200 --seed 7 --crash-rate 0.05"; CI runs 200 users in tests/chaos.
 chaos: $(STAMP)
 	$(PY) -m local.chaos $(CHAOS_ARGS)
+
+audit: $(STAMP)
+	$(PY) -m local.dependency_audit $(AUDIT_ARGS)
 
 i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/joinblock.py

@@ -20,7 +20,7 @@ def _script(step_id: str) -> str:
 
 def test_steps_run_in_order():
     assert list(STEPS) == [
-        "install", "lint", "test", "iac-scan", "terraform-init", "terraform-plan", "terraform-apply",
+        "install", "lint", "test", "dependency-audit", "iac-scan", "terraform-init", "terraform-plan", "terraform-apply",
     ]
 
 
@@ -28,6 +28,7 @@ def test_each_step_does_its_job():
     assert "requirements-dev.txt" in _script("install")
     assert "ruff check" in _script("lint")
     assert "make test" in _script("test")
+    assert "make audit AUDIT_ARGS=--strict" in _script("dependency-audit")  # fails unscanned
     assert "checkov -d infra" in _script("iac-scan")
     assert "init" in _script("terraform-init") and "_TF_STATE_BUCKET" in _script("terraform-init")
     assert "plan" in _script("terraform-plan") and "-out=tfplan" in _script("terraform-plan")

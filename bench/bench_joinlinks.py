@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
+from bench.summary import record
 from shared.joinlinks import find_join_link, find_sip_uris
 
 KB, MB = 1024, 1024 * 1024
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     for kind, name, size, mbs, calls in rows:
         print(f"{kind:<11} {name:<40} {size:>9} {mbs:>8.1f} {calls:>9.1f} {mbs / baseline:>7.2f}")
     worst = min(r[3] for r in rows if r[0] == "adversarial")
+    record("join-link scan, worst adversarial 1 MB input", f"{worst:.1f} MB/s",
+           f"{baseline:.1f} MB/s (realistic median)", worst / baseline, "linear time (RE2)")
     print(f"\nrealistic median {baseline:.1f} MB/s; worst adversarial {worst:.1f} MB/s "
           f"(ratio {worst / baseline:.2f}). Each call = find_join_link + find_sip_uris on one field.")
 

@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import timedelta
 
+from bench.summary import record
 from shared import renewal
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
@@ -101,6 +102,14 @@ def run(users: int) -> list[tuple[str, str, str, str]]:
     target_calls = TARGET * calls_per_user
     minutes_at_quota = target_calls / CALENDAR_QUOTA_PER_MINUTE
     horizon_minutes = config.renewal_horizon_seconds / 60
+    record(f"renewal: Calendar calls per user ({users:,} users)", f"{calls_per_user:.2f}",
+           "2 (minimum: watch + stop)", calls_per_user / 2)
+    record(f"renewal: project quota for {TARGET:,} users (extrapolated)",
+           f"{minutes_at_quota:.1f} quota-minutes",
+           f"{horizon_minutes:.0f} min renewal horizon", minutes_at_quota / horizon_minutes)
+    record(f"renewal: tick time for {TARGET:,} users (extrapolated)", f"{target_tick:.1f} s",
+           f"{FUNCTION_TIMEOUT_SECONDS} s function timeout",
+           target_tick / FUNCTION_TIMEOUT_SECONDS)
     return [
         ("users", f"{users:,}", f"{TARGET:,}", ""),
         ("seeding (events.watch, s)", f"{seed_seconds:.1f}", "", "one-off"),

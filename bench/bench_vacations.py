@@ -35,6 +35,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from bench.summary import record
 from shared import presence
 from shared.bus.base import Topics
 
@@ -187,6 +188,14 @@ def report(m: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 
     def yes(flag: bool) -> str:
         return "yes" if flag else "NO"
+
+    record(f"vacation poll: Gmail calls per user per tick ({users:,} users)",
+           f"{m['calls'] / users:.2f}", "1 (minimum)", m["calls"] / users)
+    record(f"vacation poll: peak calls/min for {TARGET_USERS:,} users (extrapolated)",
+           f"{target.calls_per_minute_peak:,.0f}", f"{project_q:,} (Gmail project quota)",
+           target.calls_per_minute_peak / project_q)
+    record(f"vacation poll: {TARGET_USERS:,} users done after (extrapolated)", f"{finish:.0f} s",
+           f"{TARGET_INTERVAL} s interval", finish / TARGET_INTERVAL)
 
     return [
         ("users polled", f"{users:,} ({m['responders']:,} out of office)",

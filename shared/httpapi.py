@@ -40,9 +40,14 @@ class ApiRequest:
         if _nesting_depth(text) > MAX_JSON_DEPTH:
             raise BadRequest(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except ValueError:
             raise BadRequest("request body is not valid JSON") from None
+        try:  # "\ud800" is valid JSON but no UTF-8 text: refuse it here, not as a 500 later
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("request body has an unpaired surrogate escape") from None
+        return value
 
 
 @dataclass(frozen=True)

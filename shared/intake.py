@@ -35,7 +35,8 @@ def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
     number = headers.get("X-Goog-Message-Number") or ""
     if not channel_id or len(channel_id) > 256 or state not in STATES:
         raise BadRequest("missing or malformed X-Goog-Channel-ID / X-Goog-Resource-State")
-    if not number.isdigit() or len(number) > 20:
+    # isascii: str.isdigit() also accepts "²" or "①", which int() refuses (that was a 500)
+    if not (number.isascii() and number.isdigit()) or len(number) > 20:
         raise BadRequest("missing or malformed X-Goog-Message-Number")
     channel = services.store.get("channels", channel_id)
     if channel is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,7 +33,6 @@ ANN, BEN, ROOM = "ann@example.com", "ben@example.com", "room-1@example.com"
 ANN_TITLE, BEN_TITLE = "Layoff plan ZQ-4411", "Merger talks QX-7731"  # secret markers
 LOGGED_SKIP, PATCHED_ONCE = "logged skip", "patched once"
 TIMEOUT = 10  # seconds, for every request
-MAX_SECONDS = 5.0  # a row slower than this counts as a hang
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 UNKNOWN_CHANNEL_LOG = "push for an unknown channel acknowledged"
@@ -389,13 +387,11 @@ def test_abuse_case(env: Env, case: Case, caplog: pytest.LogCaptureFixture) -> N
     changes_before = len(stack.published(Topics.CALENDAR_CHANGES))
     caplog.clear()
 
-    started = time.monotonic()
+    # A hang fails the row without a wall-clock assertion: every request has a timeout
+    # (requests raises) and settle() raises NeverSettles when work keeps arriving.
     answer = _send(env, case, ctx) if case.method != "EVENT" else None
     if case.expect == PATCHED_ONCE:
         stack.settle()
-    elapsed = time.monotonic() - started
-
-    assert elapsed < MAX_SECONDS, f"{case.id} took {elapsed:.1f}s"
     text = answer.text if answer is not None else ""
     if answer is not None:
         assert answer.status_code < 500, text

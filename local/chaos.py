@@ -129,8 +129,9 @@ class Day:
         self.actions.sort(key=lambda a: (a[0], a[1]))
 
     # -- acting as the user's own calendar client --------------------------------------------------
-    def _call(self, email: str, operation: str, body: dict | None = None,
-              event_id: str | None = None) -> Any:
+    def call(self, email: str, operation: str, body: dict | None = None,
+             event_id: str | None = None) -> Any:
+        """``operation`` on ``email``'s primary calendar, as their own calendar client."""
         params = {"cal": "primary"} | ({"eid": event_id} if event_id else {})
         return self.stack.sim.user_call(email, operation, params, body)
 
@@ -146,13 +147,13 @@ class Day:
 
     def _insert(self, minute: int, email: str, tracked: Tracked, body: dict[str, Any]) -> None:
         def action() -> None:
-            tracked.event_id = self._call(email, "calendar.events.insert", body)["id"]
+            tracked.event_id = self.call(email, "calendar.events.insert", body)["id"]
         self._at(minute, action)
 
     def _patch(self, minute: int, email: str, tracked: Tracked, body: dict[str, Any],
                keyword: str | None = UNCHANGED) -> None:
         def action() -> None:
-            self._call(email, "calendar.events.patch", body, tracked.event_id)
+            self.call(email, "calendar.events.patch", body, tracked.event_id)
         self._at(minute, action)
         if keyword != UNCHANGED:
             tracked.keyword = keyword  # what the organizer's edit leaves in Location
@@ -205,7 +206,7 @@ class Day:
             plain_cancel = plain
 
             def cancel() -> None:
-                self._call(email, "calendar.events.delete",
+                self.call(email, "calendar.events.delete",
                            event_id=plain_cancel.event_id)
                 plain_cancel.cancelled = True
             self._at(rng.randint(201, 240), cancel)
@@ -224,7 +225,21 @@ class Day:
 
 
 def run(settings: ChaosSettings, *, progress: Callable[[str], None] | None = None) -> ChaosReport:
-    """Run the day on a fresh embedded stack and return the checked report."""
+    """Run the day on a fresh embedded stack and return the checked report.
+
+    The run's logs go to a scanner for the plaintext check; the caller's log handlers and
+    level are put back afterwards (tests share one process).
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        return _run(settings, progress)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def _run(settings: ChaosSettings, progress: Callable[[str], None] | None) -> ChaosReport:
     from local import LocalStack
     from local.leakcheck import MarkerScanningStream, all_leaks
     from shared import logs
@@ -234,7 +249,6 @@ def run(settings: ChaosSettings, *, progress: Callable[[str], None] | None = Non
     markers = markers_for(settings.seed)
     log_scan = MarkerScanningStream(markers)
     logs.configure("INFO", log_scan)
-    logging.getLogger().setLevel(logging.INFO)
     env = {"HYBRIDCAL_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_SECONDS),
            "HYBRIDCAL_WEBEX_SITE": WEBEX_SITE}
     report = ChaosReport(settings)
@@ -304,7 +318,7 @@ def _check(report: ChaosReport, stack: Any, day: Day, run_end: datetime,
     for tracked in day.tracked:
         if tracked.cancelled:
             continue
-        event = day._call(tracked.owner, "calendar.events.get", event_id=tracked.event_id)
+        event = day.call(tracked.owner, "calendar.events.get", event_id=tracked.event_id)
         description, location = event.get("description") or "", event.get("location") or ""
         blocks = description.count(joinblock.BEGIN)
         problem = None

@@ -79,7 +79,7 @@ class CrashInjector:
         self.crashes_in: Counter = Counter()  # (entry point, point) -> crashes
         self._target = ""
 
-    def begin(self, target: str = "") -> None:
+    def begin(self, target: str) -> None:
         with self._lock:
             self.invocations += 1
             self._target = target

@@ -30,6 +30,7 @@ without a join URL or SIP URI, meetings already over, users who are not active.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -128,8 +129,6 @@ def _notify(services: Services, key: str, doc: dict[str, Any], now: datetime) ->
 
 def notification_id(claim: str) -> str:
     """The occurrence's stable id (no user text, no pseudonym needed by the subscriber)."""
-    import hashlib
-
     return hashlib.sha256(claim.encode()).hexdigest()[:32]
 
 

@@ -62,7 +62,7 @@ audit: $(STAMP)
 	$(PY) -m local.dependency_audit $(AUDIT_ARGS)
 
 i18n: $(STAMP)
-	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/joinblock.py
+	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/keyword/joinblock.py
 	$(VENV)/bin/pybabel update -D hybridcal -i shared/i18n/hybridcal.pot -d shared/i18n/locales -w 100 --no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -D hybridcal -d shared/i18n/locales --statistics
 

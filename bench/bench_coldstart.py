@@ -59,19 +59,19 @@ NEEDS: dict[str, tuple[str, ...]] = {
 # Imported inside functions deeper in shared/ on the first request (not found by lazy_imports):
 # delegated clients and call_google's retries wherever Google is called, join-link parsing
 # (google-re2) wherever events are indexed, Google ID token checks in the API.
-_GOOGLE = ("shared.workspace.clients", "tenacity")
+_GOOGLE = ("shared.google.clients", "tenacity")
 FIRST_USE: dict[str, tuple[str, ...]] = {
     "intake_push": (),
     "process_changes": (*_GOOGLE, "shared.joinlinks"),
     "renew_watches": _GOOGLE,
     "poll_vacations": _GOOGLE,
     "provision_users": _GOOGLE,
-    "meetings_api": (*_GOOGLE, "shared.joinlinks", "shared.api_auth"),
+    "meetings_api": (*_GOOGLE, "shared.joinlinks", "shared.meetings.auth"),
     "dispatch_join_notifications": (),
 }
 HTTP = {"intake_push", "provision_users", "meetings_api"}
-CLOUD_WIRING = ("shared.store.firestore", "shared.bus.pubsub", "shared.crypto",
-                "shared.keys.kms", "shared.workspace.factory")
+CLOUD_WIRING = ("shared.store.firestore", "shared.bus.pubsub", "shared.crypto.sealer",
+                "shared.keys.kms", "shared.google.factory")
 
 _TIMER = """
 import sys, time

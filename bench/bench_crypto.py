@@ -19,7 +19,7 @@ from tink import aead
 from bench.summary import record
 from local.kms_fake import KmsFake
 from shared.clock import FakeClock
-from shared.crypto import Sealer
+from shared.crypto.sealer import Sealer
 from shared.keys.kms import CloudKmsKek
 from shared.store.sqlite import SqliteStore
 

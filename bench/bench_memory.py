@@ -97,7 +97,7 @@ def _harness_share(stack: Any, max_results: int, tries: int = 3) -> float:
     overlap the answer)."""
     from google.auth.transport.requests import Request
 
-    from shared.workspace import clients
+    from shared.google import clients
 
     creds = clients.delegated_credentials(
         EMAIL, [clients.SCOPES[0]], service_account_info=stack.sim.service_account_info,
@@ -166,7 +166,7 @@ class _Phases:
 
 def measure(events: int, traced: bool) -> dict[str, float]:
     from local import LocalStack
-    from shared import processing, sync
+    from shared.changes import processing, sync
 
     with LocalStack(scheduler=False) as stack:
         if isinstance(getattr(stack.bus, "_published", None), dict):

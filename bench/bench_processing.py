@@ -111,7 +111,7 @@ def mixed_day() -> list[Step]:
 
 
 def _activate(stack: Any, email: str) -> None:
-    from shared import provisioning
+    from shared.users import provisioning
 
     if hasattr(provisioning, "activate_now"):
         stack.activate(email)
@@ -157,9 +157,9 @@ def run_hybridcal(steps: list[Step], stack: Any) -> Counter:
 def run_naive(steps: list[Step], stack: Any) -> Counter:
     """Full list on every push of either calendar, patches by the same rules; its patches
     cause pushes on both calendars."""
-    from shared.event_patch import apply_keyword, is_organizer_copy
-    from shared.providers import keyword_map
-    from shared.sync import GoogleCalendarGateway
+    from shared.changes.sync import GoogleCalendarGateway
+    from shared.keyword.event_patch import apply_keyword, is_organizer_copy
+    from shared.keyword.providers import keyword_map
 
     services = stack.services
     gateways = {email: GoogleCalendarGateway(services.workspace.calendar(email),

@@ -22,10 +22,10 @@ import time
 from datetime import timedelta
 
 from bench.summary import record
-from shared import renewal
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
-from shared.watch import start_channel
+from shared.users import renewal
+from shared.users.watch import start_channel
 
 CALENDAR_QUOTA_PER_MINUTE = 10_000
 FUNCTION_TIMEOUT_SECONDS = 540  # the tick's function timeout (infra/functions.tf)

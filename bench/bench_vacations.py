@@ -18,8 +18,8 @@ shard is this machine's: one process hosts the worker's threads *and* the simula
 so it is CPU-bound where a deployment is network-bound (the plan assumes 0.5 s per call).
 
 The extrapolation column sizes 100,000 users every 10 minutes with the product's own
-:func:`shared.presence.plan_shards`, once with the plan's assumed Gmail latency and once with the
-per-call time measured here; quota figures are the constants of :class:`shared.presence.Limits`
+:func:`shared.presence.vacation.plan_shards`, once with the plan's assumed Gmail latency and once with the
+per-call time measured here; quota figures are the constants of :class:`shared.presence.vacation.Limits`
 (Gmail's documented quotas) and, for the measured run, the simulator's own per-minute quotas.
 """
 
@@ -36,8 +36,8 @@ from datetime import datetime
 from typing import Any
 
 from bench.summary import record
-from shared import presence
 from shared.bus.base import Topics
+from shared.presence import vacation as presence
 
 LIMITS = presence.DEFAULT_LIMITS
 GET_VACATION = "gmail.users.settings.getVacation"
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{m['populate_seconds']:.1f} s, not through activation; then one vacation tick "
           f"through the embedded stack (CloudEvents, real googleapiclient, simulator) in "
           f"{m['total_wall']:.1f} s wall. Every figure is measured or comes from "
-          "shared.presence.plan_shards; quotas are shared.presence.Limits (Gmail) and the "
+          "shared.presence.vacation.plan_shards; quotas are shared.presence.vacation.Limits (Gmail) and the "
           "simulator's.")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from functions._http import error_response, json_response, read_body
 from shared.errors import HybridcalError
-from shared.httpapi import ApiRequest, ApiResponse
+from shared.http.messages import ApiRequest, ApiResponse
 from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)

@@ -18,18 +18,9 @@ _lock = threading.Lock()
 
 @functools.cache
 def _from_environment() -> Services:
-    from shared import config, logs
+    from shared.runtime import from_environment
 
-    settings = config.load()  # raises ConfigError naming the variable: fail the cold start loudly
-    logs.configure(settings.log_level)
-    if settings.mode == "cloud":
-        from shared.runtime import build_cloud
-
-        return build_cloud(settings)
-    raise config.ConfigError(
-        "HYBRIDCAL_MODE=embedded has no standalone functions: run `make run` (local.LocalStack "
-        "wires the embedded services), or set HYBRIDCAL_MODE=cloud when deployed."
-    )
+    return from_environment()
 
 
 def deps() -> Services:

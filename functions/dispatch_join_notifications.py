@@ -13,7 +13,7 @@ from shared.runtime import Services
 
 
 def _tick(services: Services, data: dict[str, Any]) -> None:
-    from shared import notifications
+    from shared.meetings import notifications
 
     notifications.on_tick(services)
 

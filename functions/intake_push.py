@@ -21,7 +21,8 @@ _LOGGER = logging.getLogger(__name__)
 
 @functions_framework.http
 def intake_push(request: Any) -> tuple:
-    from shared import intake, logs
+    from shared import logs
+    from shared.changes import intake
 
     services = deps()
     logs.set_trace(request.headers.get("X-Cloud-Trace-Context"), services.config.project)

@@ -12,6 +12,6 @@ from functions._deps import deps
 
 @functions_framework.http
 def meetings_api(request: Any) -> tuple:
-    from shared import meetings_api as api
+    from shared.meetings import api
 
     return serve(request, deps(), api.handle)

@@ -13,13 +13,13 @@ from shared.runtime import Services
 
 
 def _tick(services: Services, data: dict[str, Any]) -> None:
-    from shared import presence
+    from shared.presence import vacation as presence
 
     presence.on_tick(services)
 
 
 def _poll_shard(services: Services, data: dict[str, Any]) -> None:
-    from shared import presence
+    from shared.presence import vacation as presence
 
     presence.poll_shard(services, data)
 

@@ -17,13 +17,13 @@ from shared.runtime import Services
 
 
 def _calendar_change(services: Services, data: dict[str, Any]) -> None:
-    from shared import processing
+    from shared.changes import processing
 
     processing.handle_calendar_change(services, data)
 
 
 def _provisioning_job(services: Services, data: dict[str, Any]) -> None:
-    from shared import provisioning
+    from shared.users import provisioning
 
     provisioning.run_job(services, data)
 

@@ -12,6 +12,6 @@ from functions._deps import deps
 
 @functions_framework.http
 def provision_users(request: Any) -> tuple:
-    from shared import provisioning_api
+    from shared.users import admin_api as provisioning_api
 
     return serve(request, deps(), provisioning_api.handle)

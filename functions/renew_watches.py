@@ -16,13 +16,13 @@ from shared.runtime import Services
 
 
 def _tick(services: Services, data: dict[str, Any]) -> None:
-    from shared import renewal
+    from shared.users import renewal
 
     renewal.on_tick(services)
 
 
 def _renew_user(services: Services, data: dict[str, Any]) -> None:
-    from shared import renewal
+    from shared.users import renewal
 
     renewal.renew_user(services, data)
 

@@ -302,8 +302,9 @@ def _run(settings: ChaosSettings, progress: Callable[[str], None] | None) -> Cha
 
 def _check(report: ChaosReport, stack: Any, day: Day, run_end: datetime,
            statuses: Counter) -> None:
-    from shared import joinblock, meetings_index
-    from shared.event_patch import KEY_HASH, KEY_KEYWORD, markers
+    from shared.keyword import joinblock
+    from shared.keyword.event_patch import KEY_HASH, KEY_KEYWORD, markers
+    from shared.meetings import index as meetings_index
     from shared.store.base import Filter
 
     services = stack.services

@@ -243,7 +243,7 @@ class LocalStack:
 
     def _client(self, email: str, api: str) -> Any:
         """The harness acts as a user the way the service does: delegation, one scope."""
-        from shared.workspace import clients
+        from shared.google import clients
 
         scope = clients.SCOPES[0] if api == "calendar" else clients.SCOPES[1]
         creds = clients.delegated_credentials(
@@ -328,7 +328,7 @@ class LocalStack:
     # -- features added by later issues (thin calls into shared/) --------------------------------
     def activate(self, email: str) -> str:
         """Activate and validate a user as an admin would; returns the resulting status."""
-        from shared import provisioning
+        from shared.users import provisioning
 
         status = provisioning.activate_now(self.services, email)
         self.settle()
@@ -358,14 +358,14 @@ class LocalStack:
 
     def activate_workspace(self, room: str) -> str:
         """Activate a room as a workspace, as an admin would through ``provision_users``."""
-        from shared.workspaces import activate_workspace
+        from shared.users.workspaces import activate_workspace
 
         status = activate_workspace(self.services, room)
         self.settle()
         return status
 
     def user_status(self, email: str) -> dict[str, Any]:
-        from shared import provisioning
+        from shared.users import provisioning
 
         return provisioning.user_status(self.services, email)
 
@@ -529,7 +529,7 @@ class LocalStack:
     # -- presence (issue 9) ------------------------------------------------------------------
     def presence(self, email: str) -> dict[str, Any]:
         """The user's presence as the app sees it: ``status`` available | out_of_office."""
-        from shared import presence
+        from shared.presence import vacation as presence
 
         return presence.get_presence(self.services, self.services.pseudonym(email))
     # -- end presence (issue 9) --------------------------------------------------------------

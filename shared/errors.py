@@ -1,7 +1,7 @@
 """Domain errors every layer speaks.
 
 Adapters translate transport failures into these at the edge (see
-:mod:`shared.workspace.errors`), and ``functions/`` maps them to what the trigger needs: a
+:mod:`shared.google.errors`), and ``functions/`` maps them to what the trigger needs: a
 :class:`TransientError` is re-raised so Pub/Sub redelivers, a :class:`PermanentError` is logged
 and acknowledged so a poison message cannot loop forever.
 """

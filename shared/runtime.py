@@ -29,8 +29,8 @@ class Services:
     clock: Clock
     store: Store
     bus: Bus
-    sealer: Any  # shared.crypto.Sealer
-    workspace: Any  # shared.workspace.factory.WorkspaceFactory
+    sealer: Any  # shared.crypto.sealer.Sealer
+    workspace: Any  # shared.google.factory.WorkspaceFactory
     sleep: Callable[[float], None] = time.sleep
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -41,13 +41,31 @@ class Services:
 
 
 
+def from_environment() -> Services:
+    """The services a deployed function (or an operator's tool) builds from its environment.
+
+    Raises :class:`~shared.config.ConfigError` naming the variable, so a bad deployment fails
+    its cold start loudly instead of failing every request.
+    """
+    from shared import config, logs
+
+    settings = config.load()
+    logs.configure(settings.log_level)
+    if settings.mode == "cloud":
+        return build_cloud(settings)
+    raise config.ConfigError(
+        "HYBRIDCAL_MODE=embedded has no standalone functions: run `make run` (local.LocalStack "
+        "wires the embedded services), or set HYBRIDCAL_MODE=cloud when deployed."
+    )
+
+
 def build_cloud(config: Config) -> Services:
     """Firestore + Pub/Sub + Cloud KMS + keyless delegation (heavy imports happen here)."""
     from shared.bus.pubsub import PubSubBus
-    from shared.crypto import Sealer
+    from shared.crypto.sealer import Sealer
+    from shared.google.factory import WorkspaceFactory
     from shared.keys.kms import CloudKmsKek
     from shared.store.firestore import FirestoreStore
-    from shared.workspace.factory import WorkspaceFactory
 
     clock = SystemClock()
     store = FirestoreStore(project=config.project)
@@ -75,10 +93,10 @@ def build_embedded(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Services:
     """SQLite + the given bus + a local keyset: one process, no cloud project needed."""
-    from shared.crypto import Sealer
+    from shared.crypto.sealer import Sealer
+    from shared.google.factory import WorkspaceFactory
     from shared.keys.local import LocalKeysetKek
     from shared.store.sqlite import SqliteStore
-    from shared.workspace.factory import WorkspaceFactory
 
     data_dir = Path(config.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

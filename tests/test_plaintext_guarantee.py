@@ -109,8 +109,8 @@ def test_no_marker_is_persisted_published_or_logged(stack, capfd):
 
 def test_reseal_moves_old_records_to_the_current_key_and_shredding_leaves_nothing_readable(
         stack):
-    from shared.crypto import UnknownDataKey
-    from shared.reseal import reseal_user
+    from shared.crypto.reseal import reseal_user
+    from shared.crypto.sealer import UnknownDataKey
     from shared.store.base import Filter
 
     alice = "alice@example.com"
@@ -141,9 +141,9 @@ def test_reseal_moves_old_records_to_the_current_key_and_shredding_leaves_nothin
 
 
 def test_published_meetings_open_with_kms_rights_alone_and_deactivation_shreds(stack):
-    from shared.crypto import UnknownDataKey, open_published
+    from shared.crypto.sealer import UnknownDataKey, open_published
     from shared.keys.local import LocalKeysetKek
-    from shared.provisioning import deactivate
+    from shared.users.provisioning import deactivate
 
     alice = "alice@example.com"
     stack.add_user(alice)

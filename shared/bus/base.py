@@ -1,7 +1,7 @@
 """The publish contract and the topics the service uses.
 
 Payloads are JSON objects. Sensitive fields are never put in them in the clear: publishers seal
-them first (see :mod:`shared.crypto`), so a payload may be logged by infrastructure safely.
+them first (see :mod:`shared.crypto.sealer`), so a payload may be logged by infrastructure safely.
 """
 
 from __future__ import annotations

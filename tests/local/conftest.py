@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from local.quiet import QuietHandler
 from local.workspace_sim import WorkspaceSimulator
 from shared.clock import FakeClock
-from shared.workspace import clients
+from shared.google import clients
 
 
 @pytest.fixture

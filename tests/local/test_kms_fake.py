@@ -10,7 +10,7 @@ from google.api_core.exceptions import BadRequest, NotFound
 
 from local.kms_fake import KmsFake
 from shared.clock import FakeClock
-from shared.crypto import COLLECTION, DataKeyUnwrapError, Sealer, open_published
+from shared.crypto.sealer import COLLECTION, DataKeyUnwrapError, Sealer, open_published
 from shared.keys.base import UnwrapFailed
 from shared.keys.kms import CloudKmsKek
 from shared.store.sqlite import SqliteStore

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared import failpoints
-from shared.event_patch import KEY_HASH, markers
-from tests.shared.processing_helpers import event_body
+from shared.keyword.event_patch import KEY_HASH, markers
+from tests.shared.changes.processing_helpers import event_body
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ def _meeting_in_eight_minutes(stack) -> None:
 
 
 def _claims(stack, state: str) -> list:
-    from shared import notifications
+    from shared.meetings import notifications
 
     return [doc for _k, doc in stack.services.store.query(notifications.COLLECTION)
             if doc.get("state") == state]

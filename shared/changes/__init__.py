@@ -1,0 +1,1 @@
+"""Calendar changes, from Google's push to processed events: intake, the sync engine, processing."""

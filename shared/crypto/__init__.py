@@ -1,0 +1,1 @@
+"""Envelope encryption of everything sensitive the service keeps or publishes."""

@@ -1,0 +1,115 @@
+"""Per-user Google API clients with domain-wide delegation, built once and reused.
+
+A Calendar or Gmail ``Resource`` per user is cheap to keep and slow to build (discovery document
+parsing, credentials), so both are cached for the life of the process; the credentials cache
+their access token until shortly before expiry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
+GMAIL_SETTINGS_SCOPE = "https://www.googleapis.com/auth/gmail.settings.basic"
+
+
+class WorkspaceFactory:
+    """Builds delegated Calendar/Gmail clients for a user.
+
+    ``service_account_info`` (a key) is only for the Workspace simulator; deployed, the factory
+    signs keylessly as ``signer_email`` through IAM ``signJwt``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_endpoint: str | None = None,
+        token_uri: str = "https://oauth2.googleapis.com/token",
+        service_account_info: dict[str, Any] | None = None,
+        signer_email: str | None = None,
+        max_cached_users: int = 2048,  # above a 1,000-user vacation shard: tokens are reused
+    ) -> None:
+        if service_account_info is None and signer_email is None:
+            raise ValueError("need a service account: key info (simulator) or signer_email")
+        self._api_endpoint = api_endpoint
+        self._token_uri = token_uri
+        self._info = service_account_info
+        self._signer_email = signer_email
+        self._max = max_cached_users
+        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._signing: dict[str, Any] = {}  # scope -> credentials without a subject
+
+    @property
+    def client_id(self) -> str | None:
+        return (self._info or {}).get("client_id")
+
+    def calendar(self, user: str) -> Any:
+        """Calendar v3 acting as ``user`` (scope ``calendar`` only)."""
+        return self._get("calendar", user)
+
+    def gmail(self, user: str) -> Any:
+        """Gmail v1 acting as ``user`` (scope ``gmail.settings.basic`` only)."""
+        return self._get("gmail", user)
+
+    def forget(self, user: str) -> None:
+        """Drop cached clients, e.g. after deactivation or a delegation refusal."""
+        with self._lock:
+            dropped = [self._cache.pop((api, user), None) for api in ("calendar", "gmail")]
+        for old in dropped:
+            if old is not None:
+                _close(old)
+
+    def _get(self, api: str, user: str) -> Any:
+        key = (api, user)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        resource = self._build(api, user)
+        with self._lock:
+            self._cache[key] = resource
+            evicted = [self._cache.popitem(last=False)[1]
+                       for _ in range(max(0, len(self._cache) - self._max))]
+        for old in evicted:
+            _close(old)
+        return resource
+
+    def _build(self, api: str, user: str) -> Any:
+        from shared.google import clients
+
+        scope = CALENDAR_SCOPE if api == "calendar" else GMAIL_SETTINGS_SCOPE
+        credentials = self._signing_credentials(scope).with_subject(user)
+        if api == "calendar":
+            return clients.calendar_service(credentials, api_endpoint=self._api_endpoint)
+        return clients.gmail_service(credentials, api_endpoint=self._api_endpoint)
+
+    def _signing_credentials(self, scope: str) -> Any:
+        """One signer per process: parsing an RSA key (or finding the ambient credentials for
+        IAM ``signJwt``) costs tens of milliseconds, far more than the per-user copy
+        ``with_subject`` makes of it."""
+        from shared.google import clients
+
+        with self._lock:
+            base = self._signing.get(scope)
+        if base is None:
+            base = clients.delegated_credentials(
+                None, [scope], service_account_info=self._info,
+                signer_email=self._signer_email, token_uri=self._token_uri)
+            with self._lock:
+                base = self._signing.setdefault(scope, base)
+        return base
+
+
+def _close(resource: Any) -> None:
+    """Close an evicted client's keep-alive connection now rather than at garbage collection:
+    thousands of users pass through one instance, and open sockets count against its file
+    limit."""
+    import contextlib
+
+    close = getattr(resource, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # a failed close must not fail the request
+            close()

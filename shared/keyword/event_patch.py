@@ -1,0 +1,144 @@
+"""Keyword → join details written into the organizer's event, with one ``events.patch``.
+
+Decision rules (issue 7), evaluated on the event as Google returns it:
+
+* a keyword in Location → write: the keyword is replaced by the join URL (other Location text
+  kept; a URL we wrote earlier is dropped on a keyword switch), the localized join block is put
+  at the end of the description between stable delimiters, and private extendedProperties
+  record the keyword, the provider and a hash of the block;
+* no keyword, our markers and our block present, but the block's URL no longer in Location →
+  the user removed the join details: remove the block and the markers;
+* anything else (our own patch coming back, title/time/attendee edits, a user who deleted the
+  block) → no patch.
+
+Only fields we change are sent, with ``If-Match``; a 412 means the user edited concurrently, so
+we read the event again and decide again on the fresh copy (bounded), never overwriting their
+edit with stale text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import TransientError
+from shared.google.errors import EtagMismatch, GoneOrMissing
+from shared.keyword import joinblock
+from shared.keyword.keywords import KeywordMatch, find_keyword, remove_span
+from shared.keyword.providers import JoinDetails, ProviderContext, generate
+from shared.logs import fields
+
+_LOGGER = logging.getLogger(__name__)
+
+KEY_KEYWORD = "hybridcal_keyword"
+KEY_PROVIDER = "hybridcal_provider"
+KEY_HASH = "hybridcal_hash"
+MAX_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "write" | "remove"
+    match: KeywordMatch | None = None
+
+
+def block_hash(block: str) -> str:
+    """Hash of what we wrote, recorded on the event to recognise our own untouched block."""
+    return hashlib.sha256(block.encode()).hexdigest()[:32]
+
+
+def markers(event: Mapping[str, Any]) -> dict[str, str]:
+    return dict((event.get("extendedProperties") or {}).get("private") or {})
+
+
+def is_organizer_copy(event: Mapping[str, Any], email: str) -> bool:
+    organizer = event.get("organizer") or {}
+    if "self" in organizer:
+        return bool(organizer.get("self"))
+    return str(organizer.get("email", "")).lower() == email.lower()
+
+
+def decide(event: Mapping[str, Any], keywords: Mapping[str, str]) -> Decision | None:
+    """What the event needs from us (None: nothing)."""
+    if event.get("status") == "cancelled":
+        return None
+    location = event.get("location") or ""
+    match = find_keyword(location, keywords)
+    if match is not None:
+        return Decision("write", match)
+    if not markers(event).get(KEY_HASH):
+        return None
+    block = joinblock.find(event.get("description"))
+    if block is None:
+        return None  # the user deleted our block: leave their event alone
+    url = joinblock.url_in(block)
+    if url and url in location:
+        return None  # intact (our own patch coming back, or an unrelated edit)
+    return Decision("remove")
+
+
+def write_body(event: Mapping[str, Any], match: KeywordMatch, details: JoinDetails,
+               block: str) -> dict[str, Any]:
+    location = event.get("location") or ""
+    new_location = location[:match.start] + details.url + location[match.end:]
+    old_url = joinblock.url_in(joinblock.find(event.get("description")))
+    if old_url and old_url != details.url and old_url in new_location:
+        index = new_location.index(old_url)
+        new_location = remove_span(new_location, index, index + len(old_url))
+    # Patch semantics merge the private map: only our keys are sent, the rest stays as it is.
+    private = {KEY_KEYWORD: match.token, KEY_PROVIDER: details.provider[:1024],
+               KEY_HASH: block_hash(block)}
+    return {"location": new_location,
+            "description": joinblock.append(event.get("description"), block),
+            "extendedProperties": {"private": private}}
+
+
+def remove_body(event: Mapping[str, Any]) -> dict[str, Any]:
+    # A null value deletes a private property in a patch (Calendar guide, extended properties).
+    return {"description": joinblock.strip(event.get("description")),
+            "extendedProperties": {"private": {KEY_KEYWORD: None, KEY_PROVIDER: None,
+                                               KEY_HASH: None}}}
+
+
+def apply_keyword(services: Any, gateway: Any, user_id: str, user: Mapping[str, Any],
+                  event: dict[str, Any], keywords: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """Patch the organizer's ``event`` if it needs it. Returns the event as it now is (the
+    patched copy, a re-read one, or the input) and how many patches were sent."""
+    email = str(user.get("email", ""))
+    ctx = ProviderContext(services=services, user_id=user_id, email=email, user=user,
+                          event=event, calendar=gateway)
+    patches = 0
+    for _attempt in range(MAX_ATTEMPTS):
+        decision = decide(ctx.event, keywords)
+        if decision is None:
+            return ctx.event, patches
+        try:
+            if decision.action == "write" and decision.match is not None:
+                details = generate(ctx, decision.match.provider)
+                block = joinblock.render(
+                    joinblock.BlockContent(details.url, details.service_name, details.sip_uri,
+                                           details.meeting_number),
+                    locale=services.config.org_locale or user.get("locale"),
+                    timezone=user.get("timezone"), created=services.clock.now())
+                body = write_body(ctx.event, decision.match, details, block)
+            else:
+                body = remove_body(ctx.event)
+            patches += 1
+            patched = gateway.patch(ctx.event["id"], body, etag=ctx.event.get("etag"))
+            _LOGGER.info("join details %s", "written" if decision.action == "write"
+                         else "removed", extra=fields(user=user_id, action=decision.action))
+            return patched, patches
+        except EtagMismatch:
+            _LOGGER.info("event changed under our patch, re-reading", extra=fields(user=user_id))
+            try:
+                fresh = gateway.get(ctx.event["id"])
+            except GoneOrMissing:
+                return ctx.event, patches
+            ctx.event.clear()
+            ctx.event.update(fresh)
+        except GoneOrMissing:
+            return ctx.event, patches
+    raise TransientError("event kept changing while we patched it; retry later")

@@ -1,0 +1,353 @@
+"""The JSON API behind ``meetings_api``: meetings list, RSVP, scheduling, free/busy, presence.
+
+Routes (relative to the function URL; ``{email}`` is a user's or a workspace room's address):
+
+- ``GET  /users/{email}/meetings?from=&to=&page_size=&page_token=``: meetings that have not
+  ended and start before ``to`` (default: within 7 days), soonest first, paged
+- ``GET  /users/{email}/meetings/{id}``: one meeting
+- ``POST /users/{email}/meetings/{id}:rsvp`` ``{"response": "accepted|declined|tentative"}``
+- ``POST /users/{email}/meetings`` ``{"text": "Design review tomorrow 3pm @webex"}`` (quick add)
+  or ``{"title", "start", "end", "attendees": [...], "keyword": "@webex"}``
+- ``DELETE /users/{email}/meetings/{id}``: cancel a meeting the user organizes
+- ``POST /freebusy`` ``{"users": [...], "from", "to", "duration_minutes"}``
+- ``GET  /users/{email}/presence``
+- ``GET  /users/{email}/page``: the HTML meetings page (see :mod:`shared.meetings.page`)
+
+Records are opened from the sealed index only after the caller is authorised for that user,
+so an unauthorised call never causes a decryption. Times are RFC 3339 with the offset of the
+user's Calendar time zone.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.clock import from_rfc3339, to_rfc3339
+from shared.errors import BadRequest, Forbidden, NotFound
+from shared.google.errors import GoneOrMissing, GooglePermanentError, call_google
+from shared.http.messages import ApiRequest, ApiResponse
+from shared.meetings import index as meetings_index
+from shared.meetings.auth import Principal, authenticate
+from shared.store.base import Filter
+
+DEFAULT_DAYS = 7
+MAX_RANGE_DAYS = 62
+PAGE_SIZE, MAX_PAGE_SIZE = 50, 250
+FREEBUSY_CHUNK = 50  # calendars per freebusy.query (Google's documented maximum)
+MAX_FREEBUSY_USERS = 1000
+RESPONSES = ("accepted", "declined", "tentative")
+_EMAIL = re.compile(r"^[^@\s/]{1,64}@[A-Za-z0-9.-]{1,255}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
+_ROUTE = re.compile(r"^/users/(?P<email>[^/]+)(?P<rest>/.*)?$")
+
+
+def handle(services: Any, request: ApiRequest) -> ApiResponse:
+    headers = request.headers
+    page_token = request.query.get("access_token", "")
+    if request.path.endswith("/page") and "authorization" not in headers and page_token:
+        # A browser navigating to the page cannot send a header; the page's own refreshes do.
+        headers = {**headers, "authorization": f"Bearer {page_token}"}
+    caller = authenticate(services, headers)
+    path = request.path.rstrip("/") or "/"
+    if path == "/freebusy" and request.method == "POST":
+        return _freebusy(services, caller, request)
+    match = _ROUTE.match(path)
+    if not match:
+        raise NotFound("no such route; see the meetings API section of the README")
+    email = _email(match["email"])
+    rest = match["rest"] or ""
+    if not caller.may_read(email):
+        raise Forbidden("this caller may not see this user's meetings")
+    user_id = services.pseudonym(email)
+    user = services.store.get("users", user_id) or {}
+    if user.get("status") != "active":
+        raise NotFound("no active user or workspace with this address")
+    method = request.method
+    if rest == "/meetings" and method == "GET":
+        return ApiResponse.json(200, list_meetings(services, user, request.query))
+    if rest == "/meetings" and method == "POST":
+        _may_act(caller, email)
+        return ApiResponse.json(201, _schedule(services, user, request.json()))
+    if rest == "/presence" and method == "GET":
+        from shared.presence import vacation as presence
+
+        view = presence.get_presence(services, user_id)
+        return ApiResponse.json(200, {k: v for k, v in view.items() if k != "user_id"})
+    if rest == "/page" and method == "GET":
+        from shared.meetings import page as meetings_page
+
+        try:
+            refresh = min(max(int(request.query.get("refresh", "30")), 1), 3600)
+        except ValueError:
+            raise BadRequest("refresh must be a number of seconds") from None
+        token = (headers.get("authorization") or "").partition(" ")[2].strip()
+        return ApiResponse.html(200, meetings_page.render(
+            email, list_meetings(services, user, {})["meetings"], services.clock.now(),
+            token=token, refresh_seconds=refresh))
+    event = re.match(r"^/meetings/([^/:]+)(:rsvp)?$", rest)
+    if not event or not _EVENT_ID.match(event[1]):
+        raise NotFound("no such route; see the meetings API section of the README")
+    event_id = event[1]
+    if event[2] and method == "POST":
+        _may_act(caller, email)
+        return ApiResponse.json(200, _rsvp(services, user, event_id, request.json()))
+    if not event[2] and method == "GET":
+        return ApiResponse.json(200, get_meeting(services, user, event_id))
+    if not event[2] and method == "DELETE":
+        _may_act(caller, email)
+        return ApiResponse.json(200, _cancel(services, user, event_id))
+    raise NotFound("no such route; see the meetings API section of the README")
+
+
+def _may_act(caller: Principal, email: str) -> None:
+    if not caller.may_act_for(email):
+        raise Forbidden("this caller may read but not act for this user")
+
+
+def _email(text: str) -> str:
+    from urllib.parse import unquote
+
+    email = unquote(text).strip().lower()
+    if not _EMAIL.match(email):
+        raise BadRequest("not an email address")
+    return email
+
+
+def _time(query: dict[str, Any], name: str, default: datetime) -> datetime:
+    value = query.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str) or len(value) > 64:
+        raise BadRequest(f"{name} must be an RFC 3339 date-time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{name} must be an RFC 3339 date-time") from None
+    if parsed.tzinfo is None:
+        raise BadRequest(f"{name} needs a UTC offset")
+    return parsed
+
+
+def _zone(user: dict[str, Any]) -> ZoneInfo:
+    try:
+        return ZoneInfo(user.get("timezone") or "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+# -- reading the index -----------------------------------------------------------------------
+def list_meetings(services: Any, user: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    """Meetings not yet ended (after ``from``) and starting before ``to``, soonest first."""
+    now = services.clock.now()
+    start = _time(query, "from", now)
+    end = _time(query, "to", now + timedelta(days=DEFAULT_DAYS))
+    if end <= start or end - start > timedelta(days=MAX_RANGE_DAYS):
+        raise BadRequest(f"to must be after from, at most {MAX_RANGE_DAYS} days later")
+    try:
+        size = int(query.get("page_size", PAGE_SIZE))
+        offset = int(base64.urlsafe_b64decode(query["page_token"]).decode()) \
+            if query.get("page_token") else 0
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("page_size or page_token is malformed") from None
+    if not 1 <= size <= MAX_PAGE_SIZE or offset < 0:
+        raise BadRequest(f"page_size must be 1..{MAX_PAGE_SIZE}")
+    user_id = user["user_id"]
+    # Meetings that began up to the index's past window ago may still be running.
+    earliest = start - timedelta(days=services.config.index_past_days)
+    rows = services.store.query(meetings_index.COLLECTION, [
+        Filter("user_id", "==", user_id), Filter("start", ">=", to_rfc3339(earliest)),
+        Filter("start", "<", to_rfc3339(end))], order_by="start")
+    rows = [(k, d) for k, d in rows if d["end"] > to_rfc3339(start)
+            and d.get("status") != "cancelled"]
+    page = rows[offset:offset + size]
+    body: dict[str, Any] = {"meetings": [_view(services, user, k, d) for k, d in page]}
+    if offset + size < len(rows):
+        body["next_page_token"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+    return body
+
+
+def get_meeting(services: Any, user: dict[str, Any], event_id: str) -> dict[str, Any]:
+    key = meetings_index.record_key(user["user_id"], event_id)
+    doc = services.store.get(meetings_index.COLLECTION, key)
+    if doc is None:
+        raise NotFound("no such meeting in this user's upcoming meetings")
+    return _view(services, user, key, doc)
+
+
+def _view(services: Any, user: dict[str, Any], key: str, doc: dict[str, Any]) -> dict[str, Any]:
+    record = services.sealer.open(user["user_id"], f"{meetings_index.COLLECTION}|{key}",
+                                  doc["blob"])
+    zone = _zone(user)
+
+    def local(text: str) -> str:
+        if doc.get("all_day"):
+            return text[:10]
+        return from_rfc3339(text).astimezone(zone).isoformat()
+
+    return {"id": doc["event_id"], "title": record.get("title") or "",
+            "start": local(doc["start"]), "end": local(doc["end"]),
+            "all_day": bool(doc.get("all_day")), "join_url": record.get("join_url"),
+            "service": doc.get("service") or None, "sip_uri": record.get("sip_uri"),
+            "organizer": bool(record.get("organizer")),
+            "response_status": record.get("response_status")}
+
+
+# -- acting on Calendar ----------------------------------------------------------------------
+def _calendar(services: Any, user: dict[str, Any]) -> Any:
+    if user.get("kind") == "workspace":
+        raise Forbidden("a workspace's calendar is read-only for this API")
+    return services.workspace.calendar(user["email"])
+
+
+def _call(services: Any, request: Any) -> Any:
+    try:
+        return call_google(request.execute, sleep=services.sleep)
+    except GoneOrMissing:
+        raise NotFound("no such event in this user's calendar") from None
+
+
+def _rsvp(services: Any, user: dict[str, Any], event_id: str, body: Any) -> dict[str, Any]:
+    response = body.get("response") if isinstance(body, dict) else None
+    if response not in RESPONSES:
+        raise BadRequest(f"response must be one of {', '.join(RESPONSES)}")
+    calendar = _calendar(services, user)
+    event = _call(services, calendar.events().get(calendarId="primary", eventId=event_id))
+    attendees = event.get("attendees") or []
+    email = user["email"]
+    mine = [a for a in attendees if a.get("self") or str(a.get("email", "")).lower() == email]
+    if not mine:
+        raise BadRequest("the user is not an attendee of this meeting")
+    for attendee in mine:
+        attendee["responseStatus"] = response
+    request = calendar.events().patch(calendarId="primary", eventId=event_id,
+                                      sendUpdates="all", body={"attendees": attendees})
+    request.headers["If-Match"] = event.get("etag", "*")
+    try:
+        _call(services, request)
+    except GooglePermanentError as exc:
+        if exc.status == 412:
+            raise BadRequest("the meeting changed meanwhile; try again") from None
+        raise
+    return {"id": event_id, "response_status": response}
+
+
+def _schedule(services: Any, user: dict[str, Any], body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    calendar = _calendar(services, user)
+    text = body.get("text")
+    if text is not None:
+        if not isinstance(text, str) or not text.strip() or len(text) > 1000:
+            raise BadRequest("text must be a non-empty string of at most 1000 characters")
+        event = _call(services, calendar.events().quickAdd(calendarId="primary", text=text,
+                                                           sendUpdates="all"))
+        _keyword_to_location(services, calendar, event)
+        return {"id": event["id"]}
+    title, attendees = body.get("title"), body.get("attendees", [])
+    if not isinstance(title, str) or not title.strip() or len(title) > 1000:
+        raise BadRequest("title must be a non-empty string of at most 1000 characters")
+    start, end = (_time(body, "start", datetime.min), _time(body, "end", datetime.min))
+    if start == datetime.min or end <= start or end - start > timedelta(days=14):
+        raise BadRequest("start and end are required, end after start, at most 14 days")
+    if not isinstance(attendees, list) or len(attendees) > 200 or not all(
+            isinstance(a, str) and _EMAIL.match(a) for a in attendees):
+        raise BadRequest("attendees must be a list of at most 200 email addresses")
+    keyword = body.get("keyword") or ""
+    if keyword and (not isinstance(keyword, str)
+                    or keyword.split(":")[0].lower() not in services.config.keywords):
+        raise BadRequest("keyword must be one of " + ", ".join(services.config.keywords))
+    event = _call(services, calendar.events().insert(calendarId="primary", sendUpdates="all",
+                                                     body={
+        "summary": title, "location": keyword,
+        "start": {"dateTime": to_rfc3339(start)}, "end": {"dateTime": to_rfc3339(end)},
+        "attendees": [{"email": a} for a in attendees]}))
+    return {"id": event["id"]}
+
+
+def _keyword_to_location(services: Any, calendar: Any, event: dict[str, Any]) -> None:
+    """Quick add leaves ``@webex`` in the title (as Google does); keywords are read from the
+    Location, so move it there and let keyword processing add the join details as usual."""
+    from shared.keyword.keywords import find_keyword, remove_span
+
+    summary = event.get("summary") or ""
+    found = find_keyword(summary, services.config.keywords)
+    if found is None or find_keyword(event.get("location"), services.config.keywords):
+        return
+    keyword = summary[found.start:found.end]
+    location = " ".join(filter(None, [event.get("location") or "", keyword]))
+    request = calendar.events().patch(calendarId="primary", eventId=event["id"],
+                                      sendUpdates="none", body={
+        "summary": remove_span(summary, found.start, found.end).strip() or summary,
+        "location": location})
+    request.headers["If-Match"] = event.get("etag", "*")
+    _call(services, request)
+
+
+def _cancel(services: Any, user: dict[str, Any], event_id: str) -> dict[str, Any]:
+    calendar = _calendar(services, user)
+    event = _call(services, calendar.events().get(calendarId="primary", eventId=event_id))
+    if not (event.get("organizer") or {}).get("self"):
+        raise Forbidden("only the organizer can cancel a meeting")
+    _call(services, calendar.events().delete(calendarId="primary", eventId=event_id,
+                                             sendUpdates="all"))
+    return {"id": event_id, "status": "cancelled"}
+
+
+# -- free/busy -------------------------------------------------------------------------------
+def _freebusy(services: Any, caller: Principal, request: ApiRequest) -> ApiResponse:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    users = body.get("users")
+    if not isinstance(users, list) or not users or len(users) > MAX_FREEBUSY_USERS or not all(
+            isinstance(u, str) and _EMAIL.match(u) for u in users):
+        raise BadRequest(f"users must be a list of 1..{MAX_FREEBUSY_USERS} email addresses")
+    users = list(dict.fromkeys(u.lower() for u in users))
+    start, end = _time(body, "from", datetime.min), _time(body, "to", datetime.min)
+    if start == datetime.min or end <= start or end - start > timedelta(days=MAX_RANGE_DAYS):
+        raise BadRequest(f"from and to are required, to after from, at most {MAX_RANGE_DAYS} "
+                         "days apart")
+    duration = body.get("duration_minutes", 30)
+    if not isinstance(duration, int) or not 5 <= duration <= 24 * 60:
+        raise BadRequest("duration_minutes must be an integer from 5 to 1440")
+    # Free/busy is asked as the caller (a user sees what their domain shares with them).
+    if caller.kind != "user":
+        raise Forbidden("free/busy is asked on behalf of a user: use a user's credentials")
+    calendar = services.workspace.calendar(caller.email)
+    busy: dict[str, list[dict[str, str]]] = {}
+    errors: dict[str, str] = {}
+    for chunk_start in range(0, len(users), FREEBUSY_CHUNK):
+        chunk = users[chunk_start:chunk_start + FREEBUSY_CHUNK]
+        answer = call_google(calendar.freebusy().query(body={
+            "timeMin": to_rfc3339(start), "timeMax": to_rfc3339(end),
+            "items": [{"id": u} for u in chunk]}).execute, sleep=services.sleep)
+        for email, info in (answer.get("calendars") or {}).items():
+            if info.get("errors"):
+                errors[email] = str(info["errors"][0].get("reason", "unknown"))
+            else:
+                busy[email] = [{"start": b["start"], "end": b["end"]}
+                               for b in info.get("busy") or []]
+    slots = common_free_slots(busy.values(), start, end, timedelta(minutes=duration))
+    return ApiResponse.json(200, {"busy": busy, "errors": errors, "free_slots": [
+        {"start": to_rfc3339(a), "end": to_rfc3339(b)} for a, b in slots[:10]],
+        "queries": (len(users) + FREEBUSY_CHUNK - 1) // FREEBUSY_CHUNK})
+
+
+def common_free_slots(busy_lists: Any, start: datetime, end: datetime,
+                      length: timedelta) -> list[tuple[datetime, datetime]]:
+    """Gaps of at least ``length`` in the union of everyone's busy intervals (sweep, O(n log n))."""
+    intervals = sorted((max(from_rfc3339(b["start"]), start), min(from_rfc3339(b["end"]), end))
+                       for busy in busy_lists for b in busy)
+    slots, cursor = [], start
+    for busy_start, busy_end in intervals:
+        if busy_start - cursor >= length:
+            slots.append((cursor, busy_start))
+        cursor = max(cursor, busy_end)
+    if end - cursor >= length:
+        slots.append((cursor, end))
+    return slots
+

@@ -1,0 +1,237 @@
+"""The encrypted meetings index: one record per occurrence in the window, per user.
+
+Key ``meetings/{user_id}|{event_key}`` where ``event_key`` is the occurrence's event id (an
+instance id for recurring series). Only what queries need stays clear (user, ids, times,
+service, status); title, join URL, SIP URI, organizer flag, attendees, location and the user's
+response are sealed with associated data ``meetings|{key}``.
+
+The join link comes from :mod:`shared.joinlinks` (conferenceData, then Location, then
+description), except that join details a keyword asked for (our block) beat conference data
+Google added on its own, such as an automatic Meet link.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.clock import to_rfc3339
+from shared.keyword import joinblock
+from shared.keyword.event_patch import KEY_HASH, markers
+from shared.store.base import Filter
+
+_LOGGER = logging.getLogger(__name__)
+
+COLLECTION = "meetings"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One index change, for the ``meetings-updated`` payload."""
+
+    key: str
+    op: str  # "upsert" | "delete"
+    record: dict[str, Any] | None = None
+
+
+def window(services: Any) -> tuple[datetime, datetime]:
+    now = services.clock.now()
+    config = services.config
+    return (now - timedelta(days=config.index_past_days),
+            now + timedelta(days=config.index_future_days))
+
+
+def record_key(user_id: str, event_id: str) -> str:
+    return f"{user_id}|{event_id}"
+
+
+def _when(part: Mapping[str, Any] | None) -> tuple[datetime | None, bool]:
+    part = part or {}
+    if part.get("dateTime"):
+        return datetime.fromisoformat(part["dateTime"].replace("Z", "+00:00")), False
+    if part.get("date"):
+        from datetime import UTC
+
+        return datetime.fromisoformat(part["date"]).replace(tzinfo=UTC), True
+    return None, False
+
+
+def join_details(event: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """``(url, service, sip_uri)`` for an event: our keyword block first, then joinlinks."""
+    joinlinks = _joinlinks()
+    description = event.get("description") or ""
+    location = event.get("location") or ""
+    block = joinblock.find(description) if markers(event).get(KEY_HASH) else None
+    link = None
+    if block is not None:
+        url = joinblock.url_in(block)
+        if url:
+            link = joinlinks.find_join_link(conference_data=None, location=url, description=None)
+            service = link.service if link else "custom"
+            sips = joinlinks.find_sip_uris(block)
+            return url, service, (sips[0] if sips else None)
+    link = joinlinks.find_join_link(conference_data=event.get("conferenceData"),
+                                    location=location, description=description)
+    sips = joinlinks.find_sip_uris(location) or joinlinks.find_sip_uris(description)
+    return (link.url if link else None, link.service if link else None,
+            sips[0] if sips else None)
+
+
+def _joinlinks() -> Any:
+    """:mod:`shared.joinlinks`, or a minimal stand-in while that module is not installed."""
+    try:
+        from shared import joinlinks
+    except ImportError:
+        return _MinimalJoinLinks
+    return joinlinks
+
+
+class _MinimalJoinLinks:
+    """First http(s) URL / ``sip:``-less SIP URI; only used until shared.joinlinks lands."""
+
+    @dataclass(frozen=True)
+    class JoinLink:
+        url: str
+        service: str
+        source: str
+
+    @classmethod
+    def find_join_link(cls, *, conference_data: Any, location: str | None,
+                       description: str | None) -> Any:
+        for entry in (conference_data or {}).get("entryPoints") or []:
+            if entry.get("entryPointType") == "video" and entry.get("uri"):
+                return cls.JoinLink(entry["uri"], "google-meet", "conferenceData")
+        for source, text in (("location", location), ("description", description)):
+            url = joinblock.url_in(text)
+            if url:
+                service = "webex" if ".webex.com" in url else "custom"
+                return cls.JoinLink(url, service, source)
+        return None
+
+    @staticmethod
+    def find_sip_uris(text: str | None) -> list[str]:
+        import re
+
+        return re.findall(r"(?<![\w.@])(?:sip:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.webex\.com\b",
+                          text or "")
+
+
+def _sealed_record(event: Mapping[str, Any], email: str, url: str | None,
+                   sip: str | None) -> dict[str, Any]:
+    attendees = event.get("attendees") or []
+    me = next((a for a in attendees if a.get("self")
+               or str(a.get("email", "")).lower() == email.lower()), {})
+    organizer = event.get("organizer") or {}
+    return {
+        "title": event.get("summary") or "",
+        "join_url": url,
+        "sip_uri": sip,
+        "organizer": bool(organizer.get("self"))
+        or str(organizer.get("email", "")).lower() == email.lower(),
+        "organizer_email": organizer.get("email"),
+        "attendees": [{"email": a.get("email"), "response": a.get("responseStatus")}
+                      for a in attendees],
+        "location": event.get("location") or "",
+        "response_status": me.get("responseStatus") or ("accepted" if organizer.get("self")
+                                                        else None),
+    }
+
+
+def upsert(services: Any, user_id: str, email: str, occurrence: Mapping[str, Any],
+           series_id: str | None) -> Change | None:
+    """Index one occurrence (None when it is outside the window: then it is removed)."""
+    start, all_day = _when(occurrence.get("start"))
+    end, _ = _when(occurrence.get("end"))
+    lo, hi = window(services)
+    key = record_key(user_id, occurrence["id"])
+    if start is None or end is None or end <= lo or start >= hi:
+        return delete(services, key)
+    url, service, sip = join_details(occurrence)
+    doc: dict[str, Any] = {
+        "user_id": user_id, "event_id": occurrence["id"], "series_id": series_id or "",
+        "start": to_rfc3339(start), "end": to_rfc3339(end), "all_day": all_day,
+        "service": service or "", "status": occurrence.get("status") or "confirmed",
+        "updated": occurrence.get("updated") or "", "etag": occurrence.get("etag") or "",
+    }
+    doc["blob_hash"] = _h(doc)
+    existing = services.store.get(COLLECTION, key)
+    if existing is not None and all(existing.get(k) == v for k, v in doc.items()):
+        return None  # unchanged: no write, no seal, nothing to publish
+    record = _sealed_record(occurrence, email, url, sip)
+    services.store.put(COLLECTION, key, {
+        **doc, "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record)})
+    # The published change carries the record in the clear *inside* the sealed payload.
+    return Change(key, "upsert", {**{k: v for k, v in doc.items() if k != "blob_hash"},
+                                  **record})
+
+
+def _h(doc: Mapping[str, Any]) -> str:
+    # The sealed blob is randomised, so "unchanged" is judged on the event's updated stamp and
+    # etag (Google changes both on every change, sealed fields such as a response included).
+    import hashlib
+
+    return hashlib.sha256(f"{doc['event_id']}|{doc['updated']}|{doc['etag']}|{doc['start']}"
+                          f"|{doc['end']}|{doc['service']}".encode()).hexdigest()[:16]
+
+
+def delete(services: Any, key: str) -> Change | None:
+    return Change(key, "delete") if services.store.delete(COLLECTION, key) else None
+
+
+def delete_series(services: Any, user_id: str, series_id: str,
+                  keep: set[str] | None = None) -> list[Change]:
+    """Remove a series' occurrences (all, or those not in ``keep``)."""
+    changes = []
+    rows = services.store.query(COLLECTION, [Filter("user_id", "==", user_id),
+                                             Filter("series_id", "==", series_id)])
+    for key, _doc in rows:
+        if keep is None or key not in keep:
+            change = delete(services, key)
+            if change:
+                changes.append(change)
+    return changes
+
+
+def clear_user(services: Any, user_id: str) -> int:
+    """Drop the user's whole index (before a full resync rebuilds it)."""
+    services.store.delete_where("series", [Filter("user_id", "==", user_id)])
+    return services.store.delete_where(COLLECTION, [Filter("user_id", "==", user_id)])
+
+
+def series_ids(services: Any, user_id: str) -> list[str]:
+    """Recurring masters indexed for the user (re-expanded daily as the window moves)."""
+    return [doc["event_id"] for _key, doc in
+            services.store.query("series", [Filter("user_id", "==", user_id)])]
+
+
+def index_event(services: Any, gateway: Any, user_id: str, email: str,
+                event: Mapping[str, Any]) -> list[Change]:
+    """Bring the index in line with one changed event from the sync."""
+    event_id = event["id"]
+    if event.get("status") == "cancelled":
+        changes = [c for c in [delete(services, record_key(user_id, event_id))] if c]
+        if not event.get("recurringEventId"):
+            changes += delete_series(services, user_id, event_id)
+            services.store.delete("series", record_key(user_id, event_id))
+        return changes
+    if event.get("recurrence"):
+        lo, hi = window(services)
+        occurrences = gateway.instances(event_id, lo, hi)
+        keep = set()
+        changes = []
+        for occurrence in occurrences:
+            if occurrence.get("status") == "cancelled":
+                continue
+            keep.add(record_key(user_id, occurrence["id"]))
+            change = upsert(services, user_id, email, occurrence, event_id)
+            if change:
+                changes.append(change)
+        changes += delete_series(services, user_id, event_id, keep)
+        services.store.merge("series", record_key(user_id, event_id),
+                             {"user_id": user_id, "event_id": event_id})
+        return changes
+    change = upsert(services, user_id, email, event, event.get("recurringEventId"))
+    return [change] if change else []

@@ -1,0 +1,1 @@
+"""Out-of-office presence from the Gmail vacation responder."""

@@ -1,0 +1,1 @@
+"""Users and workspaces: activation, validation, watch channels, renewal, the admin API."""

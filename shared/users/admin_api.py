@@ -1,0 +1,117 @@
+"""The admin JSON API behind ``provision_users``.
+
+Routes (paths relative to the function URL):
+
+- ``POST /users:activate`` ``{"emails": [...]}``: activate and validate (≤ 50 synchronously;
+  larger batches are queued on ``provisioning-jobs`` in chunks of 100 and show up as
+  ``pending`` in the listing until processed)
+- ``POST /users:deactivate`` ``{"emails": [...]}``: stop and crypto-shred
+- ``POST /users:revalidate`` ``{"emails": [...]}``: validate users in error again now
+- ``POST /workspaces:activate`` / ``POST /workspaces:deactivate`` ``{"emails": [room, ...]}``:
+  share a room calendar with the room reader and watch it (or undo that)
+- ``GET /users/{email}``: one user's (or workspace's) status and reason
+- ``GET /users?status=error&page_token=...``: users by status, 100 a page
+
+Auth: deployed, the function is IAM-private (Cloud Run has verified the caller's ID token before
+this runs); embedded, callers present ``Authorization: Bearer <HYBRIDCAL_ADMIN_TOKEN>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from shared.bus.base import Topics
+from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from shared.http.messages import ApiRequest, ApiResponse
+from shared.store.base import Filter
+from shared.users import provisioning
+
+SYNC_LIMIT, CHUNK, PAGE = 50, 100, 100
+STATUSES = ("pending", "validating", "active", "error", "deactivated")
+
+
+def handle(services: Any, request: ApiRequest) -> ApiResponse:
+    _authorise(services, request)
+    path = request.path.rstrip("/") or "/"
+    if request.method == "POST" and path in ("/workspaces:activate", "/workspaces:deactivate"):
+        from shared.users import workspaces
+
+        act = workspaces.activate_workspace if path.endswith(":activate") \
+            else workspaces.deactivate_workspace
+        return _each_now(services, request, act, "workspaces")
+    if request.method == "POST" and path == "/users:revalidate":
+        return _each_now(services, request, provisioning.revalidate, "users")
+    if request.method == "POST" and path in ("/users:activate", "/users:deactivate"):
+        return _bulk(services, request, activate=path == "/users:activate")
+    if request.method == "GET" and path == "/users":
+        return _list(services, request)
+    if request.method == "GET" and path.startswith("/users/"):
+        email = path.removeprefix("/users/").lower()
+        status = provisioning.user_status(services, email)
+        if status["status"] == "unknown":
+            raise NotFound("no such user has been activated")
+        return ApiResponse.json(200, status)
+    raise NotFound("no such route; see the provisioning section of the README")
+
+
+def _authorise(services: Any, request: ApiRequest) -> None:
+    if services.config.mode == "cloud":
+        return  # IAM invoker already verified the caller
+    expected = services.config.admin_token
+    given = request.bearer()
+    if not given:
+        raise Unauthorized("missing bearer token")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("this token may not administer users")
+
+
+def _emails(request: ApiRequest) -> list[str]:
+    body = request.json()
+    emails = body.get("emails") if isinstance(body, dict) else None
+    if not isinstance(emails, list) or not emails or not all(
+            isinstance(e, str) and "@" in e and len(e) <= 320 for e in emails):
+        raise BadRequest('body must be {"emails": ["user@example.com", ...]}')
+    return sorted({e.strip().lower() for e in emails})
+
+
+def _each_now(services: Any, request: ApiRequest, act: Any, noun: str) -> ApiResponse:
+    """Run ``act`` for every address in the body, synchronously (so at most ``SYNC_LIMIT``)."""
+    emails = _emails(request)
+    if len(emails) > SYNC_LIMIT:
+        raise BadRequest(f"at most {SYNC_LIMIT} {noun} per call")
+    return ApiResponse.json(200, {"results": {e: act(services, e) for e in emails}})
+
+
+def _bulk(services: Any, request: ApiRequest, *, activate: bool) -> ApiResponse:
+    emails = _emails(request)
+    if not activate:
+        return ApiResponse.json(200, {"results": {
+            e: provisioning.deactivate(services, e) for e in emails}})
+    if len(emails) <= SYNC_LIMIT:
+        return ApiResponse.json(200, {"results": {
+            e: provisioning.activate_now(services, e) for e in emails}})
+    for email in emails:
+        user_id = services.pseudonym(email)
+        if (services.store.get(provisioning.COLLECTION, user_id) or {}).get("status") != "active":
+            services.store.merge(provisioning.COLLECTION, user_id, {
+                "email": email, "user_id": user_id, "status": "pending"})
+    for start in range(0, len(emails), CHUNK):
+        services.bus.publish(Topics.PROVISIONING, {"emails": emails[start:start + CHUNK]})
+    return ApiResponse.json(202, {"queued": len(emails),
+                                  "batches": (len(emails) + CHUNK - 1) // CHUNK})
+
+
+def _list(services: Any, request: ApiRequest) -> ApiResponse:
+    status = request.query.get("status")
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
+    filters = [Filter("status", "==", status)] if status else []
+    rows = services.store.query(provisioning.COLLECTION, filters, limit=PAGE,
+                                start_after=request.query.get("page_token") or None)
+    users = [{"email": d.get("email"), "status": d.get("status"), "reason": d.get("reason"),
+              "reason_code": d.get("reason_code")} for _, d in rows]
+    body: dict[str, Any] = {"users": users}
+    if len(rows) == PAGE:
+        body["next_page_token"] = rows[-1][0]
+    return ApiResponse.json(200, body)

@@ -1,0 +1,259 @@
+"""Keeping watches alive: the ``renew_watches`` tick fans out, the worker acts for one user.
+
+Google's push channels expire (at most a week for Calendar) and pushes are not guaranteed, so
+an hourly Scheduler tick does three things, each with one indexed query and a bounded page:
+
+- channels expiring within the renewal horizon (``state == active AND expires <= T``, expired
+  ones included: a channel is never left to lapse for good) → one ``watch-renewals`` message
+  per user;
+- active users whose reconciliation is due → a message that makes sure they have a live
+  channel and runs a sync, because a dropped push would otherwise go unnoticed until the
+  user's next change;
+- users in ``error`` or ``pending`` whose back-off has passed → re-validation.
+
+The worker renews *make before break*: it creates the new channel, records it, and only then
+stops the old one. During the overlap pushes from both channels are accepted; processing
+coalesces them per user, so the overlap costs no extra sync. A redelivered message finds the
+fresh channel already there and only finishes stopping the old ones.
+
+Orphans (pushes for channel ids we do not know, e.g. from a store restored from backup) come
+from intake as ``{"kind": "orphan"}``; the worker stops the channel through its resource id if
+that resource is one of our users' calendars. Intake rate-limits these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.bus.base import Topics
+from shared.clock import from_rfc3339, to_rfc3339
+from shared.errors import BadRequest
+from shared.google.errors import (
+    DelegationRefused,
+    GoneOrMissing,
+    GooglePermanentError,
+    GoogleTransientError,
+)
+from shared.logs import fields
+from shared.store.base import Filter
+from shared.users import provisioning
+from shared.users.watch import COLLECTION as CHANNELS
+from shared.users.watch import start_channel, stop_channel
+
+_LOGGER = logging.getLogger(__name__)
+
+PAGE = 500
+MAX_PER_TICK = 50_000
+KINDS = ("renew", "reconcile", "revalidate", "orphan")
+
+
+@dataclass
+class TickResult:
+    """What one tick fanned out (logged; the bench reads it)."""
+
+    renewals: int = 0
+    reconciliations: int = 0
+    revalidations: int = 0
+
+
+def on_tick(services: Any) -> TickResult:
+    """Fan out one ``watch-renewals`` message per user that needs work (idempotent per tick:
+    a duplicate tick only causes duplicate messages, which the worker treats as no-ops)."""
+    now = services.clock.now()
+    result = TickResult()
+    for user_id in expiring_channel_owners(services, now):
+        _fan_out(services, user_id, "renew")
+        result.renewals += 1
+    for user_id in _reconcile_due(services, now):
+        _fan_out(services, user_id, "reconcile")
+        result.reconciliations += 1
+    for status in ("error", "pending"):
+        for user_id in _validation_due(services, status, now):
+            _fan_out(services, user_id, "revalidate")
+            result.revalidations += 1
+    _LOGGER.info("renewal tick fanned out", extra=fields(
+        renewals=result.renewals, reconciliations=result.reconciliations,
+        revalidations=result.revalidations))
+    return result
+
+
+def expiring_channel_owners(services: Any, now: datetime) -> list[str]:
+    """Users owning an active channel that expires within the horizon (one indexed query)."""
+    horizon = to_rfc3339(now + timedelta(seconds=services.config.renewal_horizon_seconds))
+    owners: dict[str, None] = {}
+    for _key, doc in due(services, CHANNELS, Filter("state", "==", "active"), "expires",
+                         horizon):
+        owners.setdefault(str(doc["user_id"]), None)
+    return list(owners)
+
+
+def _reconcile_due(services: Any, now: datetime) -> list[str]:
+    return [key for key, _doc in due(services, provisioning.COLLECTION,
+                                     Filter("status", "==", "active"), "next_reconcile_at",
+                                     to_rfc3339(now))]
+
+
+def _validation_due(services: Any, status: str, now: datetime) -> list[str]:
+    return [key for key, _doc in due(services, provisioning.COLLECTION,
+                                     Filter("status", "==", status), "next_validation_at",
+                                     to_rfc3339(now))]
+
+
+def due(services: Any, collection: str, equal: Filter, field: str, until: str,
+        *, limit: int = MAX_PER_TICK) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Documents with ``equal`` and ``field <= until``, in ``field`` order, page by page.
+
+    Keyset pagination on ``(field, key)`` that the store contract supports with the one
+    composite index ``[equal.field, field, _key]``: pages ordered by ``field``, and documents
+    that tie on the last value are read with an equality on it, ordered by key. Bounded by
+    ``limit`` so one tick stays inside the function's time limit; what is left is still due
+    at the next tick.
+    """
+    seen = 0
+    after: tuple[str, str] | None = None  # (field value, key) of the last document yielded
+    while seen < limit:
+        ranged = True
+        if after is None:
+            page = services.store.query(collection, [equal, Filter(field, "<=", until)],
+                                        order_by=field, limit=PAGE)
+        else:
+            page = services.store.query(collection, [equal, Filter(field, "==", after[0])],
+                                        limit=PAGE, start_after=after[1])
+            ranged = False
+            if not page:
+                page = services.store.query(collection, [
+                    equal, Filter(field, ">", after[0]), Filter(field, "<=", until)],
+                    order_by=field, limit=PAGE)
+                ranged = True
+        for key, doc in page:
+            yield key, doc
+            seen += 1
+        if not page or (ranged and len(page) < PAGE):
+            return  # a short page of the range holds every remaining match
+        after = (str(page[-1][1][field]), page[-1][0])
+
+
+def _fan_out(services: Any, user_id: str, kind: str) -> None:
+    services.bus.publish(Topics.RENEW_USER, {"user_id": user_id, "kind": kind},
+                         ordering_key=user_id)
+
+
+def renew_user(services: Any, data: dict[str, Any]) -> str:
+    """The worker: one message, one user (or one orphan channel). Returns what it did.
+
+    Raising (a transient Google error) asks Pub/Sub to redeliver; every step is idempotent.
+    """
+    kind = data.get("kind", "renew")
+    if kind not in KINDS:
+        raise BadRequest(f"watch-renewals message of unknown kind {kind!r}")
+    if kind == "orphan":
+        return stop_orphan(services, data)
+    user_id = data.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise BadRequest("watch-renewals message without user_id")
+    user = services.store.get(provisioning.COLLECTION, user_id) or {}
+    if kind == "revalidate":
+        if not user.get("email"):
+            return "unknown"
+        return provisioning.revalidate(services, str(user["email"]))
+    if user.get("status") != "active" or not user.get("email"):
+        stop_all_channels(services, user_id, user)
+        return "inactive"
+    try:
+        renewed = ensure_channel(services, user_id, *provisioning.calendar_target(user))
+    except DelegationRefused as exc:
+        provisioning.mark_error(services, user_id, exc)
+        return "error"
+    except GoneOrMissing as exc:  # the calendar (or user) is gone
+        provisioning.mark_error(services, user_id, exc)
+        return "error"
+    if kind == "reconcile":
+        services.store.merge(provisioning.COLLECTION, user_id, {
+            "next_reconcile_at": to_rfc3339(services.clock.now() + timedelta(
+                seconds=services.config.reconcile_interval_seconds))})
+        services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id,
+                                                       "reason": "reconcile"},
+                             ordering_key=user_id)
+        return "reconciled"
+    return "renewed" if renewed else "fresh"
+
+
+def ensure_channel(services: Any, user_id: str, email: str,
+                   calendar_id: str = "primary") -> bool:
+    """Make before break: a channel valid past the horizon exists, then older ones are stopped.
+
+    Returns True when a new channel was created.
+    """
+    now = services.clock.now()
+    horizon = now + timedelta(seconds=services.config.renewal_horizon_seconds)
+    channels = [(key, doc) for key, doc in services.store.query(
+        CHANNELS, [Filter("user_id", "==", user_id)]) if doc.get("state") == "active"]
+    fresh = [(k, d) for k, d in channels if from_rfc3339(d["expires"]) > horizon]
+    created = False
+    if not fresh:
+        doc = start_channel(services, user_id, email, calendar_id)
+        fresh = [(doc["id"], doc)]
+        created = True
+        _LOGGER.info("watch channel renewed", extra=fields(user=user_id,
+                                                           expires=doc["expires"]))
+    keep = max(fresh, key=lambda kd: kd[1]["expires"])[0]
+    for key, doc in channels:
+        if key != keep:
+            stop_channel(services, email, key, str(doc.get("resource_id", "")))
+    return created
+
+
+def stop_all_channels(services: Any, user_id: str, user: dict[str, Any], *,
+                      tolerate_transient: bool = False) -> None:
+    """A user who is no longer active keeps no live channel (best effort).
+
+    Refusals are never retried (the channel expires on its own); transient errors are raised
+    for a retry unless ``tolerate_transient`` (deactivation answers an admin right away).
+    """
+    tolerated: tuple[type[Exception], ...] = (DelegationRefused, GooglePermanentError)
+    if tolerate_transient:
+        tolerated += (GoogleTransientError,)
+    acts_as = provisioning.calendar_target(user)[0] if user.get("email") else None
+    for key, doc in services.store.query(CHANNELS, [Filter("user_id", "==", user_id)]):
+        if doc.get("state") != "active":
+            continue
+        if acts_as:
+            try:
+                stop_channel(services, acts_as, key, str(doc.get("resource_id", "")))
+                continue
+            except tolerated:
+                pass
+        services.store.merge(CHANNELS, key, {"state": "stopped"})
+
+
+def stop_orphan(services: Any, data: dict[str, Any]) -> str:
+    """Stop a channel we have no record of, if its resource is one of our users' calendars.
+
+    Stopping needs the calendar owner's credentials; the resource id (stable per calendar)
+    leads to the owner through the channels we did record. Unknown resources are skipped:
+    a forged push must not make us call Google on someone's behalf.
+    """
+    channel_id, resource_id = data.get("channel_id"), data.get("resource_id")
+    if not isinstance(channel_id, str) or not isinstance(resource_id, str) or not resource_id:
+        raise BadRequest("orphan message without channel_id/resource_id")
+    known = services.store.query(CHANNELS, [Filter("resource_id", "==", resource_id)], limit=1)
+    if not known:
+        _LOGGER.info("orphan channel on an unknown resource skipped")
+        return "unknown-resource"
+    user_id = str(known[0][1].get("user_id", ""))
+    user = services.store.get(provisioning.COLLECTION, user_id) or {}
+    if not user.get("email"):
+        return "unknown-resource"
+    try:
+        stop_channel(services, provisioning.calendar_target(user)[0], channel_id, resource_id,
+                     record=False)
+    except (DelegationRefused, GooglePermanentError) as exc:
+        _LOGGER.info("orphan channel stop refused; it expires on its own",
+                     extra=fields(user=user_id, error=type(exc).__name__))
+        return "refused"
+    _LOGGER.info("orphan channel stopped", extra=fields(user=user_id))
+    return "stopped"

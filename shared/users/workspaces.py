@@ -1,0 +1,107 @@
+"""Workspaces: meeting rooms whose devices get the meetings list and join notifications.
+
+Resource (room) calendars cannot be impersonated, so activating a workspace shares the room
+calendar read-only with the service's room reader (``acl.insert``, performed as a configured
+Workspace admin through delegation); from then on the room is watched, synced and indexed
+like a user's calendar, read as the room reader. Deactivation stops the watch, forgets and
+crypto-shreds the room's data like a user's, and removes the sharing rule (``acl.delete``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from shared.bus.base import Topics
+from shared.clock import to_rfc3339
+from shared.google.errors import (
+    DelegationRefused,
+    GoneOrMissing,
+    GooglePermanentError,
+    GoogleTransientError,
+    call_google,
+)
+from shared.logs import fields
+from shared.users import provisioning
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def activate_workspace(services: Any, room: str) -> str:
+    """Share, watch and index a room calendar; returns the resulting status."""
+    room = room.strip().lower()
+    user_id = services.pseudonym(room)
+    current = services.store.get(provisioning.COLLECTION, user_id) or {}
+    if current.get("status") == "active":
+        return "active"
+    admin, reader = services.config.workspace_admin, services.config.room_reader
+    base = {"email": room, "user_id": user_id, "kind": "workspace", "acts_as": reader,
+            "calendar_id": room, "locale": "en", "timezone": "UTC"}
+    if not admin or not reader:
+        return _error(services, user_id, base, "workspace_not_configured",
+                      "Set HYBRIDCAL_WORKSPACE_ADMIN and HYBRIDCAL_ROOM_READER to activate "
+                      "workspaces.")
+    services.store.merge(provisioning.COLLECTION, user_id, {**base, "status": "validating"})
+    acl = services.workspace.calendar(admin).acl()
+    try:
+        rule = call_google(acl.insert(calendarId=room, sendNotifications=False, body={
+            "role": "reader", "scope": {"type": "user", "value": reader}}).execute,
+            sleep=services.sleep)
+        from shared.users.renewal import ensure_channel
+
+        ensure_channel(services, user_id, reader, room)
+    except DelegationRefused:
+        return _error(services, user_id, base, "workspace_admin_not_delegated",
+                      f"The service cannot act as {admin} or {reader}: authorise its client ID "
+                      "for the Calendar scope in the Admin console and check both accounts.")
+    except GoneOrMissing:
+        return _error(services, user_id, base, "room_not_found",
+                      "No resource calendar with this address: use the room's calendar "
+                      "address from Admin console > Buildings and resources.")
+    except GooglePermanentError as exc:
+        return _error(services, user_id, base, "room_not_shareable",
+                      f"{admin} may not share this room calendar ({exc.status} {exc.reason}); "
+                      "use a Workspace admin with rights on calendar resources.")
+    except GoogleTransientError:
+        services.store.merge(provisioning.COLLECTION, user_id, {
+            **base, "status": "pending", "reason_code": "quota",
+            "reason": "Google answered with a quota or server error; retried later.",
+            "next_validation_at": to_rfc3339(services.clock.now() + timedelta(minutes=5))})
+        return "pending"
+    now = services.clock.now()
+    services.store.merge(provisioning.COLLECTION, user_id, {
+        **base, "status": "active", "reason_code": None, "reason": None,
+        "acl_rule_id": rule["id"], "validated_at": to_rfc3339(now), "next_validation_at": None,
+        "next_reconcile_at": to_rfc3339(now + timedelta(
+            seconds=services.config.reconcile_interval_seconds))})
+    services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
+                         ordering_key=user_id)
+    _LOGGER.info("workspace activated", extra=fields(user=user_id))
+    return "active"
+
+
+def deactivate_workspace(services: Any, room: str) -> str:
+    """Stop the watch, shred the room's data, and take back the sharing rule."""
+    room = room.strip().lower()
+    user_id = services.pseudonym(room)
+    doc = services.store.get(provisioning.COLLECTION, user_id) or {}
+    status = provisioning.deactivate(services, room)
+    rule_id, admin = doc.get("acl_rule_id"), services.config.workspace_admin
+    if rule_id and admin:
+        acl = services.workspace.calendar(admin).acl()
+        try:
+            call_google(acl.delete(calendarId=room, ruleId=rule_id).execute,
+                        sleep=services.sleep)
+        except GoneOrMissing:
+            pass  # already removed by an admin
+        services.store.merge(provisioning.COLLECTION, user_id, {"acl_rule_id": None})
+    return status
+
+
+def _error(services: Any, user_id: str, base: dict[str, Any], code: str, reason: str) -> str:
+    services.store.merge(provisioning.COLLECTION, user_id, {
+        **base, "status": "error", "reason_code": code, "reason": reason,
+        "next_validation_at": to_rfc3339(services.clock.now() + provisioning.REVALIDATE_AFTER[0])})
+    _LOGGER.warning("workspace failed validation", extra=fields(user=user_id, reason=code))
+    return "error"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from shared.keyword import joinblock
-from tests.shared.changes.processing_helpers import activate, create, edit, event_body, get, meetings, push
+from tests.shared.changes.processing_helpers import (
+    activate,
+    create,
+    edit,
+    event_body,
+    get,
+    meetings,
+    push,
+)
 
 pytestmark = pytest.mark.integration
 for _module in ("local.workspace_sim", "shared.crypto.sealer", "shared.google.clients"):

@@ -6,7 +6,15 @@ import pytest
 
 from shared.bus.base import Topics
 from shared.keyword import joinblock, providers
-from tests.shared.changes.processing_helpers import activate, create, edit, event_body, get, meetings, push
+from tests.shared.changes.processing_helpers import (
+    activate,
+    create,
+    edit,
+    event_body,
+    get,
+    meetings,
+    push,
+)
 
 pytestmark = pytest.mark.integration
 for _module in ("local.workspace_sim", "shared.crypto.sealer", "shared.google.clients"):

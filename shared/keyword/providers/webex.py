@@ -61,9 +61,12 @@ def _post(base: str, path: str, token: str, body: dict[str, Any]) -> dict[str, A
     if response.status_code >= 300:
         raise _WebexApiError(f"webex_{path}_http_{response.status_code}")
     try:
-        return response.json()
+        payload = response.json()
     except ValueError:
         raise _WebexApiError(f"webex_{path}_bad_json") from None
+    if not isinstance(payload, dict):  # a JSON array or scalar has no .get: was an AttributeError
+        raise _WebexApiError(f"webex_{path}_bad_json")
+    return payload
 
 
 def _create_space_meeting(ctx: ProviderContext, base: str, token: str) -> JoinDetails:

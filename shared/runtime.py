@@ -12,13 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Bus
 from shared.clock import Clock, SystemClock
 from shared.config import Config
+from shared.keys.base import KeyEncryptionKey
 from shared.pseudonym import pseudonymise
 from shared.store.base import Store
+
+if TYPE_CHECKING:  # Tink and the Google clients load on first use, never at import (cold starts)
+    from shared.crypto.sealer import Sealer
+    from shared.google.factory import WorkspaceFactory
 
 
 @dataclass
@@ -29,10 +34,10 @@ class Services:
     clock: Clock
     store: Store
     bus: Bus
-    sealer: Any  # shared.crypto.sealer.Sealer
-    workspace: Any  # shared.google.factory.WorkspaceFactory
+    sealer: Sealer
+    workspace: WorkspaceFactory
     sleep: Callable[[float], None] = time.sleep
-    extras: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # Any: an open bag (nothing reads it yet)
 
     def pseudonym(self, email: str) -> str:
         """Stable keyed pseudonym for logs and clear store fields (never the email itself)."""
@@ -117,7 +122,8 @@ def build_embedded(
     )
 
 
-def _sealer(sealer_cls: Any, store: Store, kek: Any, clock: Clock, config: Config) -> Any:
+def _sealer(sealer_cls: type[Sealer], store: Store, kek: KeyEncryptionKey, clock: Clock,
+            config: Config) -> Sealer:
     from datetime import timedelta
 
     return sealer_cls(

@@ -8,22 +8,26 @@ operator retire old keys early, e.g. after a suspected exposure:
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from shared.store.base import Filter
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 # collection -> field holding a sealed blob; the place is "<collection>|<document key>"
 SEALED_FIELDS = {"meetings": "blob"}
 
 
-def reseal_user(services: Any, email: str) -> int:
+def reseal_user(services: Services, email: str) -> int:
     """Re-seal every record of the user not sealed with the current key; returns the count."""
     user_id = services.pseudonym(email)
     resealed = 0
     for collection, field in SEALED_FIELDS.items():
         rows = services.store.query(collection, [Filter("user_id", "==", user_id)])
 
-        def saver(key: str, coll: str = collection, fld: str = field) -> Any:
+        def saver(key: str, coll: str = collection, fld: str = field) -> Callable[[str], None]:
             return lambda blob: services.store.merge(coll, key, {fld: blob})
 
         resealed += services.sealer.rotate_user(user_id, [

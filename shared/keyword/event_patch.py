@@ -22,7 +22,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import TransientError
 from shared.google.errors import EtagMismatch, GoneOrMissing
@@ -30,6 +30,10 @@ from shared.keyword import joinblock
 from shared.keyword.keywords import KeywordMatch, find_keyword, remove_span
 from shared.keyword.providers import JoinDetails, ProviderContext, generate
 from shared.logs import fields
+
+if TYPE_CHECKING:
+    from shared.changes.sync import CalendarGateway
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,8 +107,9 @@ def remove_body(event: Mapping[str, Any]) -> dict[str, Any]:
                                                KEY_HASH: None}}}
 
 
-def apply_keyword(services: Any, gateway: Any, user_id: str, user: Mapping[str, Any],
-                  event: dict[str, Any], keywords: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+def apply_keyword(services: Services, gateway: CalendarGateway, user_id: str,
+                  user: Mapping[str, Any], event: dict[str, Any],
+                  keywords: Mapping[str, str]) -> tuple[dict[str, Any], int]:
     """Patch the organizer's ``event`` if it needs it. Returns the event as it now is (the
     patched copy, a re-read one, or the input) and how many patches were sent."""
     email = str(user.get("email", ""))

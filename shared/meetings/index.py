@@ -16,12 +16,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import to_rfc3339
 from shared.keyword import joinblock
 from shared.keyword.event_patch import KEY_HASH, markers
 from shared.store.base import Filter
+
+if TYPE_CHECKING:
+    from shared.changes.sync import CalendarGateway
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ class Change:
     record: dict[str, Any] | None = None
 
 
-def window(services: Any) -> tuple[datetime, datetime]:
+def window(services: Services) -> tuple[datetime, datetime]:
     now = services.clock.now()
     config = services.config
     return (now - timedelta(days=config.index_past_days),
@@ -80,7 +84,7 @@ def join_details(event: Mapping[str, Any]) -> tuple[str | None, str | None, str 
             sips[0] if sips else None)
 
 
-def _joinlinks() -> Any:
+def _joinlinks() -> Any:  # Any: the module or the stand-in class, alike only by duck typing
     """:mod:`shared.joinlinks`, or a minimal stand-in while that module is not installed."""
     try:
         from shared import joinlinks
@@ -99,8 +103,8 @@ class _MinimalJoinLinks:
         source: str
 
     @classmethod
-    def find_join_link(cls, *, conference_data: Any, location: str | None,
-                       description: str | None) -> Any:
+    def find_join_link(cls, *, conference_data: Mapping[str, Any] | None, location: str | None,
+                       description: str | None) -> _MinimalJoinLinks.JoinLink | None:
         for entry in (conference_data or {}).get("entryPoints") or []:
             if entry.get("entryPointType") == "video" and entry.get("uri"):
                 return cls.JoinLink(entry["uri"], "google-meet", "conferenceData")
@@ -122,8 +126,8 @@ class _MinimalJoinLinks:
 def _sealed_record(event: Mapping[str, Any], email: str, url: str | None,
                    sip: str | None) -> dict[str, Any]:
     attendees = event.get("attendees") or []
-    me = next((a for a in attendees if a.get("self")
-               or str(a.get("email", "")).lower() == email.lower()), {})
+    me: Mapping[str, Any] = next((a for a in attendees if a.get("self")
+                                  or str(a.get("email", "")).lower() == email.lower()), {})
     organizer = event.get("organizer") or {}
     return {
         "title": event.get("summary") or "",
@@ -140,7 +144,7 @@ def _sealed_record(event: Mapping[str, Any], email: str, url: str | None,
     }
 
 
-def upsert(services: Any, user_id: str, email: str, occurrence: Mapping[str, Any],
+def upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str, Any],
            series_id: str | None) -> Change | None:
     """Index one occurrence (None when it is outside the window: then it is removed)."""
     start, all_day = _when(occurrence.get("start"))
@@ -177,11 +181,11 @@ def _h(doc: Mapping[str, Any]) -> str:
                           f"|{doc['end']}|{doc['service']}".encode()).hexdigest()[:16]
 
 
-def delete(services: Any, key: str) -> Change | None:
+def delete(services: Services, key: str) -> Change | None:
     return Change(key, "delete") if services.store.delete(COLLECTION, key) else None
 
 
-def delete_series(services: Any, user_id: str, series_id: str,
+def delete_series(services: Services, user_id: str, series_id: str,
                   keep: set[str] | None = None) -> list[Change]:
     """Remove a series' occurrences (all, or those not in ``keep``)."""
     changes = []
@@ -195,19 +199,19 @@ def delete_series(services: Any, user_id: str, series_id: str,
     return changes
 
 
-def clear_user(services: Any, user_id: str) -> int:
+def clear_user(services: Services, user_id: str) -> int:
     """Drop the user's whole index (before a full resync rebuilds it)."""
     services.store.delete_where("series", [Filter("user_id", "==", user_id)])
     return services.store.delete_where(COLLECTION, [Filter("user_id", "==", user_id)])
 
 
-def series_ids(services: Any, user_id: str) -> list[str]:
+def series_ids(services: Services, user_id: str) -> list[str]:
     """Recurring masters indexed for the user (re-expanded daily as the window moves)."""
     return [doc["event_id"] for _key, doc in
             services.store.query("series", [Filter("user_id", "==", user_id)])]
 
 
-def index_event(services: Any, gateway: Any, user_id: str, email: str,
+def index_event(services: Services, gateway: CalendarGateway, user_id: str, email: str,
                 event: Mapping[str, Any]) -> list[Change]:
     """Bring the index in line with one changed event from the sync."""
     event_id = event["id"]

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.clock import from_rfc3339, to_rfc3339
@@ -56,6 +56,9 @@ from shared.google.errors import (
 )
 from shared.logs import fields
 from shared.store.base import Filter
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -174,7 +177,7 @@ def evaluate(responder: Responder, now: datetime) -> Presence:
     return Presence(OUT_OF_OFFICE, start, end)
 
 
-def _epoch_ms(value: Any) -> datetime | None:
+def _epoch_ms(value: Any) -> datetime | None:  # Any: a JSON value, checked below
     if value in (None, ""):
         return None
     try:
@@ -184,7 +187,7 @@ def _epoch_ms(value: Any) -> datetime | None:
 
 
 # -- the tick ------------------------------------------------------------------------------------
-def on_tick(services: Any) -> ShardPlan:
+def on_tick(services: Services) -> ShardPlan:
     """Publish one ``vacation-shards`` message per shard of active users."""
     now = services.clock.now()
     interval = services.config.vacation_interval_seconds
@@ -211,7 +214,7 @@ def on_tick(services: Any) -> ShardPlan:
     return plan
 
 
-def active_user_ids(services: Any) -> Iterator[str]:
+def active_user_ids(services: Services) -> Iterator[str]:
     """Active users with a mailbox, in key order, read page by page."""
     last: str | None = None
     while True:
@@ -235,7 +238,7 @@ class ShardResult:
     retry: int = 0
 
 
-def poll_shard(services: Any, data: dict[str, Any]) -> ShardResult:
+def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
     """Read the responders of one shard; raises :class:`TransientError` (redelivery) if some
     users could not be read, after the others were done."""
     user_ids, tick = data.get("user_ids"), data.get("tick")
@@ -285,7 +288,7 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def _poll_user(services: Any, user_id: str, tick: str, pacer: _Pacer) -> str:
+def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer) -> str:
     """One user: returns the ShardResult counter to bump. Never raises."""
     try:
         current = services.store.get(COLLECTION, user_id) or {}
@@ -344,7 +347,7 @@ def transition(previous: dict[str, Any] | None, state: Presence, now: datetime,
     return view, changed
 
 
-def _record(services: Any, user_id: str, tick: str, responder: Responder) -> bool:
+def _record(services: Services, user_id: str, tick: str, responder: Responder) -> bool:
     """Store this tick's evaluation; publish if the presence changed."""
     now = services.clock.now()
     state = evaluate(responder, now)
@@ -375,7 +378,7 @@ def _record(services: Any, user_id: str, tick: str, responder: Responder) -> boo
     return True
 
 
-def _publish(services: Any, user_id: str, doc: dict[str, Any]) -> None:
+def _publish(services: Services, user_id: str, doc: dict[str, Any]) -> None:
     services.bus.publish(Topics.PRESENCE_UPDATED, _view(user_id, doc), ordering_key=user_id)
 
     def clear(current: dict[str, Any] | None) -> tuple[dict[str, Any] | None, None]:
@@ -389,7 +392,7 @@ def _publish(services: Any, user_id: str, doc: dict[str, Any]) -> None:
     _LOGGER.info("presence changed", extra=fields(user=user_id, status=doc.get("status")))
 
 
-def _user_error(services: Any, user_id: str, exc: Exception) -> None:
+def _user_error(services: Services, user_id: str, exc: Exception) -> None:
     """Provisioning problem (revoked scope, deleted user): the user goes to ``error``."""
     _LOGGER.warning("vacation read refused: user moved to error", extra=fields(
         user=user_id, error=type(exc).__name__, status=getattr(exc, "status", None),
@@ -401,7 +404,7 @@ def _user_error(services: Any, user_id: str, exc: Exception) -> None:
     _forget_presence(services, user_id)
 
 
-def _forget_presence(services: Any, user_id: str) -> None:
+def _forget_presence(services: Services, user_id: str) -> None:
     """A user we can no longer read is not left "out of office" forever: the last claim is
     withdrawn (one ``presence-updated`` back to available) and polling stops with the user."""
     now = services.clock.now()
@@ -423,7 +426,7 @@ def _text(value: datetime | None) -> str | None:
 
 
 # -- reading presence ----------------------------------------------------------------------------
-def get_presence(services: Any, user_id: str) -> dict[str, Any]:
+def get_presence(services: Services, user_id: str) -> dict[str, Any]:
     """``{"user_id", "status", "since", "until"}``; a user never seen out of office is
     available."""
     return _view(user_id, services.store.get(COLLECTION, user_id) or {})
@@ -439,7 +442,7 @@ class _Pacer:
     """Token bucket: at most ``rate`` calls per second after a one-second burst, in clock time
     (so a fake clock paces in simulated time)."""
 
-    def __init__(self, services: Any, rate: float) -> None:
+    def __init__(self, services: Services, rate: float) -> None:
         self._clock, self._sleep, self._rate = services.clock, services.sleep, rate
         self._tokens = max(1.0, rate)
         self._stamp = self._clock.now()

@@ -15,9 +15,13 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.logs import fields
+
+if TYPE_CHECKING:
+    from shared.changes.sync import CalendarGateway
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,18 +41,18 @@ class JoinDetails:
 
 @dataclass
 class ProviderContext:
-    """Everything a provider may need; ``calendar`` is a :class:`shared.changes.sync.CalendarGateway`."""
+    """Everything a provider may need; ``calendar`` is the organizer's calendar."""
 
-    services: Any
+    services: Services
     user_id: str
     email: str
     user: Mapping[str, Any]
     event: dict[str, Any]
-    calendar: Any = None
-    cache: dict[str, Any] = field(default_factory=dict)  # survives 412 re-evaluations
+    calendar: CalendarGateway | None = None
+    cache: dict[str, JoinDetails] = field(default_factory=dict)  # survives 412 re-evaluations
 
 
-def keyword_map(services: Any, user: Mapping[str, Any] | None) -> dict[str, str]:
+def keyword_map(services: Services, user: Mapping[str, Any] | None) -> dict[str, str]:
     """Deployment keywords with the user's own overrides on top (keys lower-cased)."""
     merged = {k.lower(): v for k, v in dict(services.config.keywords).items()}
     for keyword, provider in dict((user or {}).get("keywords") or {}).items():

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from shared.google.errors import EtagMismatch, GooglePermanentError
 from shared.keyword.providers import JoinDetails, ProviderContext, fallback
@@ -18,13 +20,15 @@ from shared.keyword.providers import JoinDetails, ProviderContext, fallback
 _LOGGER = logging.getLogger(__name__)
 
 
-def meet_link(event: dict) -> str | None:
+def meet_link(event: Mapping[str, Any]) -> str | None:
     """The Meet video entry point already on the event, if any."""
     conference = event.get("conferenceData") or {}
     for entry in conference.get("entryPoints") or []:
         if entry.get("entryPointType") == "video" and entry.get("uri"):
-            return entry["uri"]
-    return event.get("hangoutLink")
+            uri: str = entry["uri"]
+            return uri
+    hangout_link: str | None = event.get("hangoutLink")
+    return hangout_link
 
 
 def meet(ctx: ProviderContext) -> JoinDetails:

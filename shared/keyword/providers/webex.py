@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from shared.keyword.providers import JoinDetails, ProviderContext, fallback
@@ -19,7 +20,7 @@ _NAME_SAFE = re.compile(r"[^a-z0-9._-]")
 TIMEOUT_SECONDS = 10
 
 
-def room_name(email: str, user: dict[str, Any] | Any) -> str:
+def room_name(email: str, user: Mapping[str, Any] | None) -> str:
     """Personal Room name: the user's setting, else their email's local part, URL-safe."""
     name = str((user or {}).get("webex_name") or email.split("@", 1)[0]).lower()
     return _NAME_SAFE.sub("", name) or "room"

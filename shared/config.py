@@ -86,7 +86,7 @@ class Setting:
     env: str
     attr: str
     default: str | None
-    parse: Callable[[str], Any]
+    parse: Callable[[str], Any]  # Any: each setting parses to its own field's type
     help: str
     required_in: tuple[str, ...] = ()
 
@@ -202,7 +202,7 @@ class Config:
     room_reader: str | None = None
     log_level: str = "INFO"
 
-    def replace(self, **changes: Any) -> Config:
+    def replace(self, **changes: Any) -> Config:  # Any: per field; Config() checks the names
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Config(**values)
@@ -211,7 +211,7 @@ class Config:
 def load(environ: Mapping[str, str] | None = None) -> Config:
     """Parse and validate every setting; raises :class:`ConfigError` naming the culprit."""
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {}  # Any: Config field name -> that field's parsed value
     mode = environ.get("HYBRIDCAL_MODE", "embedded")
     for setting in SETTINGS:
         raw = environ.get(setting.env, setting.default)

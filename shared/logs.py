@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 _TRACE: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
@@ -59,7 +59,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def _safe(value: Any) -> Any:
+def _safe(value: object) -> str | int | float | bool | None:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, int | float | bool) or value is None:
@@ -67,7 +67,7 @@ def _safe(value: Any) -> Any:
     return redact(json.dumps(value, default=str))
 
 
-def configure(level: str = "INFO", stream: Any = None) -> None:
+def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Install the JSON formatter on the root logger (idempotent)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -82,6 +82,6 @@ def configure(level: str = "INFO", stream: Any = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def fields(**values: Any) -> dict[str, Any]:
+def fields(**values: object) -> dict[str, object]:
     """``extra=`` for a structured log call: ``_LOGGER.info("x", extra=fields(user=uid))``."""
     return {"json_fields": values}

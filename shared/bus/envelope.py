@@ -17,6 +17,7 @@ from shared.bus.base import Message
 
 def decode_pubsub_cloudevent(cloud_event: Any) -> Message:
     """Raise ``ValueError`` with a clear message for anything that is not a JSON message."""
+    # Any: a CloudEvent (``.data``, ``["source"]``) or a plain dict envelope, told apart below
     data = cloud_event.data if hasattr(cloud_event, "data") else cloud_event.get("data")
     source = cloud_event["source"] if hasattr(cloud_event, "__getitem__") else ""
     if isinstance(data, (bytes, str)):

@@ -122,7 +122,8 @@ class Sealer:
         except tink.TinkError:
             raise TamperedOrMisplaced("sealed blob failed authentication (altered, truncated, "
                                       "or not this user's/record's)") from None
-        return json.loads(plaintext)
+        record: dict[str, Any] = json.loads(plaintext)  # sealed from a dict, authenticated
+        return record
 
     def seal_for_publish(self, user_id: str, place: str, record: dict[str, Any]) -> dict[str, str]:
         """A self-contained envelope for the collaboration cloud.
@@ -311,9 +312,10 @@ def open_published(envelope: dict[str, Any], kek: KeyEncryptionKey) -> dict[str,
         raise DataKeyUnwrapError("the envelope's data key does not unwrap with this "
                                  "key-encryption key") from None
     try:
-        return json.loads(primitive.decrypt(ciphertext, aad.encode()))
+        record: dict[str, Any] = json.loads(primitive.decrypt(ciphertext, aad.encode()))
     except tink.TinkError:
         raise TamperedOrMisplaced("published envelope failed authentication") from None
+    return record
 
 
 def period_start(clock_now: datetime, period: timedelta) -> datetime:

@@ -83,11 +83,12 @@ def unescape(text: str) -> str:
     """HTML-unescape once; named entities only with their ``;`` (as in URLs in attributes)."""
     if "&" not in text:
         return text
-    return _ENTITY.sub(_entity, text)
+    unescaped: str = _ENTITY.sub(_entity, text)
+    return unescaped
 
 
 def _entity(match: re2._Match) -> str:
-    token = match.group()
+    token: str = match.group()
     if token[1] == "#":
         return html.unescape(token)
     return html.entities.html5.get(token[1:], token)

@@ -16,6 +16,7 @@ from typing import Any
 
 import re2
 
+from shared.joinlinks.catalogue import Service
 from shared.joinlinks.classify import classify
 from shared.joinlinks.cleanup import MAX_CANDIDATES, MAX_FIELD_CHARS, candidates, clean
 
@@ -67,8 +68,9 @@ def explain(conference_data: Mapping[str, Any] | None = None, location: str | No
     return Explanation(link, tuple(notes))
 
 
-def _search(conference_data: Any, location: Any, description: Any,
+def _search(conference_data: object, location: object, description: object,
             notes: list[str] | None) -> JoinLink | None:
+    # object: callers pass whatever the event JSON held; each field is type-checked below
     link = _from_conference_data(conference_data, notes)
     if link is None:
         link = _from_text("location", location, notes)
@@ -77,7 +79,7 @@ def _search(conference_data: Any, location: Any, description: Any,
     return link
 
 
-def _from_conference_data(data: Any, notes: list[str] | None) -> JoinLink | None:
+def _from_conference_data(data: object, notes: list[str] | None) -> JoinLink | None:
     if not isinstance(data, Mapping):
         _note(notes, "conference_data: none")
         return None
@@ -112,7 +114,7 @@ def _solution_slug(data: Mapping[str, Any]) -> str:
     return slug or "custom"
 
 
-def _from_text(source: str, text: Any, notes: list[str] | None) -> JoinLink | None:
+def _from_text(source: str, text: object, notes: list[str] | None) -> JoinLink | None:
     if not isinstance(text, str) or not text.strip():
         _note(notes, f"{source}: empty")
         return None
@@ -137,7 +139,7 @@ def _from_text(source: str, text: Any, notes: list[str] | None) -> JoinLink | No
     return None
 
 
-def _rejection(source: str, target: str, vendor: Any) -> str:
+def _rejection(source: str, target: str, vendor: Service | None) -> str:
     page = target.split("?", 1)[0].split("#", 1)[0]
     host, _, path = page.partition("/")
     shown = page if len(page) <= 80 else page[:77] + "..."

@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.keys.base import UnwrapFailed
+
+if TYPE_CHECKING:
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.cloud.kms_v1 import KeyManagementServiceClient
 
 _LOGGER = logging.getLogger(__name__)
 _KEY_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
@@ -26,7 +30,7 @@ class CloudKmsKek:
     small, shown by the tests and ``bench/bench_crypto.py``.
     """
 
-    def __init__(self, key_name: str, client: Any = None) -> None:
+    def __init__(self, key_name: str, client: KeyManagementServiceClient | None = None) -> None:
         if key_name.startswith(URI_PREFIX):
             key_name = key_name[len(URI_PREFIX):]
         if not _KEY_NAME.match(key_name):
@@ -43,7 +47,7 @@ class CloudKmsKek:
         return URI_PREFIX + self.key_name
 
     @property
-    def client(self) -> Any:
+    def client(self) -> KeyManagementServiceClient:
         """The KMS client, created on first use with the ambient credentials."""
         with self._lock:
             if self._client is None:
@@ -83,7 +87,7 @@ class CloudKmsKek:
             self.calls += 1
 
 
-def _status(exc: Any) -> str:
+def _status(exc: GoogleAPICallError) -> str:
     """The canonical status of a KMS error on either transport.
 
     gRPC raises the specific subclass; REST maps every 400 to ``BadRequest``, so the status is

@@ -47,12 +47,14 @@ class LocalKeysetKek:
 
     def wrap(self, plaintext_key: bytes, associated_data: bytes) -> bytes:
         """AES-256-GCM under the local keyset, bound to the associated data."""
-        return self._aead.encrypt(plaintext_key, associated_data)
+        wrapped: bytes = self._aead.encrypt(plaintext_key, associated_data)
+        return wrapped
 
     def unwrap(self, wrapped: bytes, associated_data: bytes) -> bytes:
         """Raises :class:`UnwrapFailed` on any authentication failure."""
         try:
-            return self._aead.decrypt(wrapped, associated_data)
+            plaintext_key: bytes = self._aead.decrypt(wrapped, associated_data)
+            return plaintext_key
         except tink.TinkError:
             raise UnwrapFailed("the local keyset could not decrypt the wrapped data key "
                                "(altered, moved, or made with another keyset file)") from None

@@ -28,7 +28,7 @@ class Filter:
 
     field: str
     op: Op
-    value: Any
+    value: Any  # Any: a JSON scalar (a list of them for "in"), compared with stored values
 
 
 class Conflict(Exception):

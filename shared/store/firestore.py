@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
@@ -41,6 +41,15 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from shared.store.base import Conflict, Document, Filter, matches
+
+if TYPE_CHECKING:
+    from google.cloud.firestore_v1.base_document import DocumentSnapshot
+    from google.cloud.firestore_v1.collection import CollectionReference
+    from google.cloud.firestore_v1.document import DocumentReference
+    from google.cloud.firestore_v1.query import Query
+    from google.cloud.firestore_v1.transaction import Transaction
+
+    Snapshot = DocumentSnapshot[DocumentReference]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -125,10 +134,10 @@ class FirestoreStore:
         self._max_attempts = max_attempts
 
     # -- mapping -------------------------------------------------------------------------------
-    def _collection(self, collection: str) -> Any:
+    def _collection(self, collection: str) -> CollectionReference:
         return self._client.collection(self._prefix + collection)
 
-    def _ref(self, collection: str, key: str) -> Any:
+    def _ref(self, collection: str, key: str) -> DocumentReference:
         return self._collection(collection).document(encode_key(key))
 
     @staticmethod
@@ -145,7 +154,7 @@ class FirestoreStore:
         return data
 
     @staticmethod
-    def _from_snapshot(snapshot: Any) -> Document | None:
+    def _from_snapshot(snapshot: Snapshot) -> Document | None:
         if not snapshot.exists:
             return None
         data = snapshot.to_dict() or {}
@@ -158,7 +167,7 @@ class FirestoreStore:
         return data
 
     @staticmethod
-    def _key_of(snapshot: Any) -> str:
+    def _key_of(snapshot: Snapshot) -> str:
         data = snapshot.to_dict() or {}
         return data.get(KEY_FIELD) or decode_key(snapshot.id)
 
@@ -174,7 +183,8 @@ class FirestoreStore:
         # (merge=True would merge nested maps too, which SQLite does not do).
         data = self._to_firestore(key, fields)
         paths = [FieldPath(name) for name in data]
-        self._ref(collection, key).set(data, merge=paths)
+        # merge= is annotated bool, but Firestore documents and accepts a list of field paths.
+        self._ref(collection, key).set(data, merge=paths)  # type: ignore[arg-type]
 
     def delete(self, collection: str, key: str) -> bool:
         # An exists precondition tells in one atomic write whether there was something to delete.
@@ -197,7 +207,7 @@ class FirestoreStore:
         ref = self._ref(collection, key)
 
         @firestore.transactional
-        def attempt(transaction: Any) -> T:
+        def attempt(transaction: Transaction) -> T:
             snapshot = ref.get(transaction=transaction)
             new_doc, result = fn(self._from_snapshot(snapshot))
             if new_doc is None:
@@ -208,12 +218,13 @@ class FirestoreStore:
             return result
 
         try:
-            return attempt(self._client.transaction(max_attempts=self._max_attempts))
+            committed: T = attempt(self._client.transaction(max_attempts=self._max_attempts))
         except ValueError as exc:
             # The client signals exhausted retries with a ValueError caused by Aborted.
             if isinstance(exc.__cause__, gexc.Aborted):
                 raise Conflict(f"{collection}/{key}: {exc}") from exc
             raise
+        return committed
 
     def query(
         self,
@@ -233,8 +244,8 @@ class FirestoreStore:
             return self._query_server(collection, filters, order_by, limit, start_after)
         return self._query_local(collection, filters, order_by, limit, start_after)
 
-    def _base_query(self, collection: str, filters: list[Filter]) -> Any:
-        q = self._collection(collection)
+    def _base_query(self, collection: str, filters: list[Filter]) -> CollectionReference | Query:
+        q: CollectionReference | Query = self._collection(collection)
         for flt in filters:
             value = list(flt.value) if flt.op == "in" else flt.value
             q = q.where(filter=FieldFilter(flt.field, flt.op, value))
@@ -316,7 +327,7 @@ class FirestoreStore:
             last = page[-1][0]
 
 
-def _type_order(value: Any) -> tuple[int, Any]:
+def _type_order(value: Any) -> tuple[int, Any]:  # Any: stored JSON; compared within a rank
     """Firestore's cross-type value order: null < bool < number < string < list < map."""
     if value is None:
         return (0, 0)

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from shared import failpoints
 from shared.store.base import Conflict, Document, Filter, matches
@@ -164,7 +164,7 @@ class SqliteStore:
         if start_after is not None and order_by is not None:
             raise ValueError("start_after pages by key; it cannot be combined with order_by")
         sql = ["SELECT key, data FROM documents WHERE collection=?"]
-        params: list[Any] = [collection]
+        params: list[object] = [collection]
         for flt in filters:
             path = _json_path(flt.field)
             if flt.op == "in":
@@ -234,13 +234,13 @@ def _json_path(field: str) -> str:
     return f"$.{field}"
 
 
-def _sql_value(value: Any) -> Any:
+def _sql_value(value: object) -> object:
     if isinstance(value, bool):
         return 1 if value else 0
     return value
 
 
-def _json_types(value: Any) -> tuple[str, ...]:
+def _json_types(value: object) -> tuple[str, ...]:
     """JSON types a value compares with (Firestore orders numbers together, bools apart)."""
     if value is None:
         return ("null",)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from functions._http import error_response, json_response, read_body
+from functions._http import HttpResult, error_response, json_response, read_body
 from shared.errors import HybridcalError
 from shared.http.messages import ApiRequest, ApiResponse
 from shared.runtime import Services
 
+if TYPE_CHECKING:
+    from flask import Request
+
 _LOGGER = logging.getLogger(__name__)
 
 
-def serve(request: Any, services: Services, handler: Callable[[Services, ApiRequest], ApiResponse]) -> tuple:
+def serve(request: Request, services: Services,
+          handler: Callable[[Services, ApiRequest], ApiResponse]) -> HttpResult:
     from shared import logs
 
     logs.set_trace(request.headers.get("X-Cloud-Trace-Context"), services.config.project)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import failpoints
 from shared.bus.base import Message, Topics
@@ -20,12 +20,15 @@ from shared.errors import PermanentError
 from shared.logs import fields
 from shared.runtime import Services
 
+if TYPE_CHECKING:
+    from cloudevents.http.event import CloudEvent
+
 _LOGGER = logging.getLogger(__name__)
 
 Route = Callable[[Services, dict[str, Any]], None]
 
 
-def run(cloud_event: Any, routes: Mapping[str, Route], services: Services) -> None:
+def run(cloud_event: CloudEvent, routes: Mapping[str, Route], services: Services) -> None:
     """Decode the CloudEvent and dispatch on its topic (raise = redeliver)."""
     from shared.bus.envelope import decode_pubsub_cloudevent
 
@@ -75,7 +78,7 @@ def handle(message: Message, route: Route, services: Services) -> None:
 
 
 def _count_attempt(services: Services, key: str) -> int:
-    def bump(doc: dict | None) -> tuple[dict, int]:
+    def bump(doc: dict[str, Any] | None) -> tuple[dict[str, Any], int]:
         n = int((doc or {}).get("n", 0)) + 1
         return {"n": n, "expire_at": _expiry(services)}, n
 

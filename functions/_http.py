@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.errors import BadRequest, Forbidden, HybridcalError, NotFound, Unauthorized
+
+if TYPE_CHECKING:
+    from flask import Request
+
+# What an HTTP entry point hands back to Flask: body, status and, mostly, headers.
+HttpResult = tuple[str, int] | tuple[str, int, dict[str, str]]
+JsonResult = tuple[str, int, dict[str, str]]
 
 MAX_BODY_BYTES = 1_048_576  # 1 MiB: larger admin batches must use CSV upload through the CLI
 
 _STATUS = {BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404}
 
 
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> tuple:
+def json_response(status: int, payload: object,
+                  headers: dict[str, str] | None = None) -> JsonResult:
     return (
         json.dumps(payload),
         status,
@@ -20,7 +28,7 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
     )
 
 
-def error_response(exc: HybridcalError) -> tuple:
+def error_response(exc: HybridcalError) -> JsonResult:
     """Map a domain error to a JSON error; the message never carries user text by design."""
     for cls, status in _STATUS.items():
         if isinstance(exc, cls):
@@ -29,7 +37,7 @@ def error_response(exc: HybridcalError) -> tuple:
     return json_response(500, {"error": {"code": 500, "message": "internal error"}})
 
 
-def read_body(request: Any) -> bytes:
+def read_body(request: Request) -> bytes:
     """The raw body, refusing oversize input before reading it all."""
     length = request.content_length
     if length is not None and length > MAX_BODY_BYTES:

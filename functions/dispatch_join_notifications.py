@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
@@ -10,6 +10,9 @@ from functions import _events
 from functions._deps import deps
 from shared.bus.base import Topics
 from shared.runtime import Services
+
+if TYPE_CHECKING:
+    from cloudevents.http.event import CloudEvent
 
 
 def _tick(services: Services, data: dict[str, Any]) -> None:
@@ -22,5 +25,5 @@ ROUTES = {Topics.NOTIFY_TICK: _tick}
 
 
 @functions_framework.cloud_event
-def dispatch_join_notifications(cloud_event: Any) -> None:
+def dispatch_join_notifications(cloud_event: CloudEvent) -> None:
     _events.run(cloud_event, ROUTES, deps())

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import functions_framework
 
 from functions._api import serve
 from functions._deps import deps
+from functions._http import HttpResult
+
+if TYPE_CHECKING:
+    from flask import Request
 
 
 @functions_framework.http
-def meetings_api(request: Any) -> tuple:
+def meetings_api(request: Request) -> HttpResult:
     from shared.meetings import api
 
     return serve(request, deps(), api.handle)

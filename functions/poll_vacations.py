@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
@@ -10,6 +10,9 @@ from functions import _events
 from functions._deps import deps
 from shared.bus.base import Topics
 from shared.runtime import Services
+
+if TYPE_CHECKING:
+    from cloudevents.http.event import CloudEvent
 
 
 def _tick(services: Services, data: dict[str, Any]) -> None:
@@ -28,5 +31,5 @@ ROUTES = {Topics.VACATION_TICK: _tick, Topics.VACATION_SHARD: _poll_shard}
 
 
 @functions_framework.cloud_event
-def poll_vacations(cloud_event: Any) -> None:
+def poll_vacations(cloud_event: CloudEvent) -> None:
     _events.run(cloud_event, ROUTES, deps())

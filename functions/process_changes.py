@@ -6,7 +6,7 @@ batches run with Pub/Sub's retries instead of inside an HTTP request.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
@@ -14,6 +14,9 @@ from functions import _events
 from functions._deps import deps
 from shared.bus.base import Topics
 from shared.runtime import Services
+
+if TYPE_CHECKING:
+    from cloudevents.http.event import CloudEvent
 
 
 def _calendar_change(services: Services, data: dict[str, Any]) -> None:
@@ -32,5 +35,5 @@ ROUTES = {Topics.CALENDAR_CHANGES: _calendar_change, Topics.PROVISIONING: _provi
 
 
 @functions_framework.cloud_event
-def process_changes(cloud_event: Any) -> None:
+def process_changes(cloud_event: CloudEvent) -> None:
     _events.run(cloud_event, ROUTES, deps())

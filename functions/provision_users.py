@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import functions_framework
 
 from functions._api import serve
 from functions._deps import deps
+from functions._http import HttpResult
+
+if TYPE_CHECKING:
+    from flask import Request
 
 
 @functions_framework.http
-def provision_users(request: Any) -> tuple:
+def provision_users(request: Request) -> HttpResult:
     from shared.users import admin_api as provisioning_api
 
     return serve(request, deps(), provisioning_api.handle)

@@ -5,7 +5,7 @@ Deployed twice with the same entry point: once on the tick topic, once on the fa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
@@ -13,6 +13,9 @@ from functions import _events
 from functions._deps import deps
 from shared.bus.base import Topics
 from shared.runtime import Services
+
+if TYPE_CHECKING:
+    from cloudevents.http.event import CloudEvent
 
 
 def _tick(services: Services, data: dict[str, Any]) -> None:
@@ -31,5 +34,5 @@ ROUTES = {Topics.RENEW_TICK: _tick, Topics.RENEW_USER: _renew_user}
 
 
 @functions_framework.cloud_event
-def renew_watches(cloud_event: Any) -> None:
+def renew_watches(cloud_event: CloudEvent) -> None:
     _events.run(cloud_event, ROUTES, deps())

@@ -11,7 +11,7 @@ NODE_STAMP := local/emulators/node_modules/.installed
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
 	@echo "make test   - run the whole test suite"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, then mypy"
 	@echo "make bench  - print the benchmark tables"
 	@echo "make chaos  - a day of 1,000 users while Google, the network and handlers fail"
 	@echo "make audit  - pip-audit every installed dependency (AUDIT_ARGS=--strict in Cloud Build)"
@@ -48,8 +48,10 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_STAMP) browser
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
+# mypy is strict on shared/ and functions/ ([tool.mypy] in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared functions
 
 bench: $(STAMP)
 	$(PY) -m bench

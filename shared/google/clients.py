@@ -3,10 +3,31 @@
 Two ways to sign the JWT-bearer grant: a key (only the Workspace simulator's generated key) or
 keylessly through the IAM Credentials ``signJwt`` API as the delegated service account, which is
 how the deployed service works: no key file exists to leak or rotate.
+
+**Thread safety (issue #17).** ``httplib2.Http`` is not thread-safe, and googleapiclient sends
+every request of a ``Resource`` through the one ``http`` it was built with. Deployed,
+``meetings_api`` serves 40 requests at once per instance and ``process_changes`` 8, through one
+cached client per user: one shared ``Http`` answered 500s, raised ``IncompleteRead`` and even
+handed one request another request's body. So, as googleapiclient's ``docs/thread_safety.md``
+shows, clients are built with a ``requestBuilder`` that gives every request its own
+``AuthorizedHttp``. Underneath, the connections are per *thread* (a ``threading.local``
+``httplib2.Http``), not per request: a fresh ``Http`` per request would open, and TLS-handshake,
+a connection for every call, whereas a thread runs one request at a time, so its own ``Http``
+is never shared yet keeps its keep-alive connections from one call to the next, whichever user
+the call is for (httplib2 pools per host). A thread's ``Http`` is closed when the thread ends.
+Per-user clients therefore own no sockets, and evicting one has nothing to close.
+
+What stays cached per process is what is costly and safe to share: the credentials (they
+cache their token; a lock makes one thread refresh it while the others wait) and the parsed
+discovery documents.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,16 +67,117 @@ def delegated_credentials(
                                        subject=subject)
 
 
-def _build(api: str, version: str, credentials: Any, api_endpoint: str | None) -> Any:
-    import google_auth_httplib2
-    import httplib2
-    from googleapiclient.discovery import build
+# -- thread-safe transport (issue #17; see the module docstring) -------------------------------
+class _ThreadHttp:
+    """Looks like one ``httplib2.Http`` but sends each call through the calling thread's own
+    ``httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)``, looked up when the call is made: a request
+    built on one thread and executed on another still uses only the executing thread's."""
 
-    http = google_auth_httplib2.AuthorizedHttp(credentials,
-                                               http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def current(self) -> Any:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            import httplib2
+
+            http = httplib2.Http(timeout=self.timeout)
+            self._local.http = http
+            # the thread's sockets are closed when the thread is gone, not at some later
+            # garbage collection (werkzeug's threaded server runs one thread per request)
+            weakref.finalize(threading.current_thread(), http.close)
+        return http
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        return self.current().request(*args, **kwargs)
+
+    def close(self) -> None:
+        """Nothing to close for one client: the connections belong to the threads, which use
+        them for every client."""
+
+
+_THREAD_HTTP = _ThreadHttp(HTTP_TIMEOUT_SECONDS)
+
+
+@functools.cache
+def _authorized_http_class() -> type:
+    """Defined on first use: google_auth_httplib2 is imported only when a client is built."""
+    import google_auth_httplib2
+
+    class SerialRefreshAuthorizedHttp(google_auth_httplib2.AuthorizedHttp):  # type: ignore[misc]
+        """``AuthorizedHttp`` over the thread's connections whose credentials are refreshed by
+        one thread at a time: google-auth refreshes in every thread that finds the token
+        invalid, so 40 requests arriving together for one user would make 40 token grants.
+        Here the first refreshes and the others wait for its token."""
+
+        def __init__(self, credentials: Any, refresh_lock: Any) -> None:
+            super().__init__(credentials, http=_THREAD_HTTP)
+            self.refresh_lock = refresh_lock
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            if not self.credentials.valid:
+                with self.refresh_lock:
+                    if not self.credentials.valid:
+                        self.credentials.refresh(self._request)
+            return super().request(*args, **kwargs)
+
+    return SerialRefreshAuthorizedHttp
+
+
+def authorized_http(credentials: Any) -> Any:
+    """A thread-safe authorized transport for ``credentials``: what a client is built with."""
+    return _authorized_http_class()(credentials, threading.Lock())
+
+
+def _thread_safe_request(http: Any, *args: Any, **kwargs: Any) -> Any:
+    """googleapiclient ``requestBuilder``: every request gets an ``AuthorizedHttp`` of its own,
+    sharing only the client's credentials (and their refresh lock)."""
+    from googleapiclient.http import HttpRequest
+
+    own = _authorized_http_class()(http.credentials, http.refresh_lock)
+    return HttpRequest(own, *args, **kwargs)
+
+
+_DOCUMENTS: dict[tuple[str, str], dict[str, Any]] = {}
+_DOCUMENTS_LOCK = threading.Lock()
+
+
+def _discovery_document(api: str, version: str) -> dict[str, Any]:
+    """The static discovery document, parsed once per process (about 1 ms per client saved)
+    and *prepared*: googleapiclient fixes up a method's parameter dict inside the document the
+    first time a client builds that method, inserting keys. Done concurrently by two threads
+    on one shared document, an insertion can meet another thread iterating the same dict.
+    Building every method once here, under a lock, leaves later fix-ups rewriting existing
+    keys with equal values only, which never changes a dict's size."""
+    key = (api, version)
+    with _DOCUMENTS_LOCK:
+        document = _DOCUMENTS.get(key)
+        if document is None:
+            from googleapiclient import discovery_cache
+            from googleapiclient.discovery import build_from_document
+
+            text = discovery_cache.get_static_doc(api, version)
+            if text is None:
+                raise ValueError(f"no static discovery document for {api} {version}")
+            document = json.loads(text)
+            _build_every_collection(build_from_document(document, http=_THREAD_HTTP))
+            _DOCUMENTS[key] = document
+        return document
+
+
+def _build_every_collection(resource: Any) -> None:
+    for name in resource._resourceDesc.get("resources", {}):
+        _build_every_collection(getattr(resource, name)())
+
+
+def _build(api: str, version: str, credentials: Any, api_endpoint: str | None) -> Any:
+    from googleapiclient.discovery import build_from_document
+
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
-    return _memoize_collections(build(api, version, http=http, static_discovery=True,
-                                      cache_discovery=False, client_options=options))
+    return _memoize_collections(build_from_document(
+        _discovery_document(api, version), http=authorized_http(credentials),
+        requestBuilder=_thread_safe_request, client_options=options))
 
 
 def _memoize_collections(resource: Any) -> Any:

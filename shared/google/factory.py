@@ -1,8 +1,11 @@
 """Per-user Google API clients with domain-wide delegation, built once and reused.
 
-A Calendar or Gmail ``Resource`` per user is cheap to keep and slow to build (discovery document
-parsing, credentials), so both are cached for the life of the process; the credentials cache
-their access token until shortly before expiry.
+A Calendar or Gmail ``Resource`` per user is cheap to keep and slow to build (its credentials,
+its collections' methods), so the most recently used ones are kept (an LRU of
+``max_cached_users`` clients); the credentials cache their access token until shortly before
+expiry. The clients are safe to share between threads (see :mod:`shared.google.clients`): each
+request gets its own transport over the calling thread's connections, so a client owns no
+socket and an evicted one is simply dropped.
 """
 
 from __future__ import annotations
@@ -57,10 +60,8 @@ class WorkspaceFactory:
     def forget(self, user: str) -> None:
         """Drop cached clients, e.g. after deactivation or a delegation refusal."""
         with self._lock:
-            dropped = [self._cache.pop((api, user), None) for api in ("calendar", "gmail")]
-        for old in dropped:
-            if old is not None:
-                _close(old)
+            for api in ("calendar", "gmail"):
+                self._cache.pop((api, user), None)
 
     def _get(self, api: str, user: str) -> Any:
         key = (api, user)
@@ -70,11 +71,12 @@ class WorkspaceFactory:
                 return self._cache[key]
         resource = self._build(api, user)
         with self._lock:
-            self._cache[key] = resource
-            evicted = [self._cache.popitem(last=False)[1]
-                       for _ in range(max(0, len(self._cache) - self._max))]
-        for old in evicted:
-            _close(old)
+            # two threads may build the same client at once: keep the first, so that every
+            # caller shares one set of credentials (one token, one refresh at a time)
+            resource = self._cache.setdefault(key, resource)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
         return resource
 
     def _build(self, api: str, user: str) -> Any:
@@ -102,14 +104,3 @@ class WorkspaceFactory:
                 base = self._signing.setdefault(scope, base)
         return base
 
-
-def _close(resource: Any) -> None:
-    """Close an evicted client's keep-alive connection now rather than at garbage collection:
-    thousands of users pass through one instance, and open sockets count against its file
-    limit."""
-    import contextlib
-
-    close = getattr(resource, "close", None)
-    if close is not None:
-        with contextlib.suppress(Exception):  # a failed close must not fail the request
-            close()

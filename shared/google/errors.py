@@ -8,8 +8,10 @@ only burns quota. Delegation refusals from the token endpoint (``RefreshError``)
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,6 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+API_DISABLED_REASONS = frozenset({"accessNotConfigured", "SERVICE_DISABLED"})
 
 
 class GoogleTransientError(TransientError):
@@ -50,6 +53,15 @@ class EtagMismatch(GooglePermanentError):
 
 class GoneOrMissing(GooglePermanentError):
     """404 / 410 on a single resource: it does not exist (any more)."""
+
+
+class AccessDenied(GooglePermanentError):
+    """403 that is not a quota answer: the principal may not do this (read-only access,
+    ``forbiddenForNonOrganizer``, missing permission). Retrying never helps."""
+
+
+class ApiDisabled(AccessDenied):
+    """403 ``accessNotConfigured``: the API is not enabled in the Google Cloud project."""
 
 
 class DelegationRefused(PermanentError):
@@ -92,6 +104,11 @@ def translate(exc: BaseException) -> BaseException:
             return EtagMismatch(text, status=status, reason=reason)
         if status in (404, 410):
             return GoneOrMissing(text, status=status, reason=reason)
+        if status == 403 and reason in API_DISABLED_REASONS:
+            return ApiDisabled(text, status=status, reason=reason)
+        if status == 403:
+            return AccessDenied(text + (f": {message}" if message else ""), status=status,
+                                reason=reason)
         return GooglePermanentError(text + (f": {message}" if message else ""), status=status,
                                     reason=reason)
     if isinstance(exc, RefreshError):
@@ -100,26 +117,33 @@ def translate(exc: BaseException) -> BaseException:
             return DelegationRefused(f"token refused: {error}", error=error,
                                      description=description)
         return GoogleTransientError(f"token endpoint failed: {error or 'unknown'}")
-    if isinstance(exc, TransportError | ConnectionError | TimeoutError | OSError):
-        return GoogleTransientError(f"network failure talking to Google: {type(exc).__name__}")
-    try:
-        import httplib2
+    import httplib2
 
-        if isinstance(exc, httplib2.HttpLib2Error):
-            return GoogleTransientError(f"network failure talking to Google: {type(exc).__name__}")
-    except ImportError:  # pragma: no cover - httplib2 ships with googleapiclient
-        pass
+    # http.client's IncompleteRead / BadStatusLine: a connection that died mid-answer
+    if isinstance(exc, TransportError | OSError | http.client.HTTPException
+                  | httplib2.HttpLib2Error):
+        return GoogleTransientError(f"network failure talking to Google: {type(exc).__name__}")
     return exc
 
 
+_OAUTH_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 def _refresh_error_parts(exc: BaseException) -> tuple[str, str]:
-    """google-auth puts the token endpoint's JSON in ``args[1]`` (or a string in args[0])."""
+    """google-auth puts the token endpoint's JSON in ``args[1]`` (or a string in args[0]).
+
+    The error goes into messages and logs, so it is kept only when it looks like an OAuth
+    error code (``invalid_grant``): a non-JSON answer (a proxy's HTML page, an IAM failure)
+    is free text, which stays in the description.
+    """
     for arg in getattr(exc, "args", ()):
         if isinstance(arg, dict):
-            return str(arg.get("error", "")), str(arg.get("error_description", ""))
+            error = str(arg.get("error", ""))
+            return (error if _OAUTH_ERROR_CODE.fullmatch(error) else "",
+                    str(arg.get("error_description", "")))
     text = str(exc.args[0]) if exc.args else ""
     error = text.split(":", 1)[0].strip()
-    return error, text
+    return (error if _OAUTH_ERROR_CODE.fullmatch(error) else ""), text
 
 
 def call_google(

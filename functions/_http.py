@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from shared.errors import BadRequest, Forbidden, HybridcalError, NotFound, Unauthorized
+from shared.errors import (
+    BadRequest,
+    Forbidden,
+    HybridcalError,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
 
 if TYPE_CHECKING:
     from flask import Request
@@ -16,7 +23,8 @@ JsonResult = tuple[str, int, dict[str, str]]
 
 MAX_BODY_BYTES = 1_048_576  # 1 MiB: larger admin batches must use CSV upload through the CLI
 
-_STATUS = {BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404}
+_STATUS = {BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404,
+           MethodNotAllowed: 405}
 
 
 def json_response(status: int, payload: object,
@@ -32,9 +40,17 @@ def error_response(exc: HybridcalError) -> JsonResult:
     """Map a domain error to a JSON error; the message never carries user text by design."""
     for cls, status in _STATUS.items():
         if isinstance(exc, cls):
-            extra = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            extra = _headers(exc, status)
             return json_response(status, {"error": {"code": status, "message": str(exc)}}, extra)
     return json_response(500, {"error": {"code": 500, "message": "internal error"}})
+
+
+def _headers(exc: HybridcalError, status: int) -> dict[str, str] | None:
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, MethodNotAllowed):  # RFC 9110: a 405 must say which methods would do
+        return {"Allow": ", ".join(exc.allowed)}
+    return None
 
 
 def read_body(request: Request) -> bytes:

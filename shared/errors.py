@@ -8,6 +8,8 @@ and acknowledged so a poison message cannot loop forever.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class HybridcalError(Exception):
     """Base class; messages never contain user text (they end up in logs and HTTP bodies)."""
@@ -35,3 +37,12 @@ class Forbidden(PermanentError):
 
 class NotFound(PermanentError):
     """HTTP handlers answer 404."""
+
+
+class MethodNotAllowed(PermanentError):
+    """The path exists, not for this method; HTTP handlers answer 405 with an ``Allow`` header
+    listing :attr:`allowed`."""
+
+    def __init__(self, message: str, allowed: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.allowed = tuple(sorted({method.upper() for method in allowed}))

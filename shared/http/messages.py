@@ -1,4 +1,4 @@
-"""Framework-free HTTP request/response types for the JSON APIs.
+"""Framework-free HTTP request/response types for the JSON APIs, and the one bearer-token parser.
 
 The domain APIs (provisioning, meetings) take an :class:`ApiRequest` and return an
 :class:`ApiResponse`, so they are tested without Flask and served by the thin handlers in
@@ -8,12 +8,27 @@ The domain APIs (provisioning, meetings) take an :class:`ApiRequest` and return 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import BadRequest
 
 MAX_JSON_DEPTH = 32
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, else None.
+
+    The scheme is case-insensitive; spaces (ASCII, as HTTP has them) around the value and
+    after the scheme are ignored. Another scheme (``Basic ...``), no header or an empty token
+    is None. ``headers`` has lower-case names (as :class:`ApiRequest`) or is case-insensitive
+    (Flask's and werkzeug's).
+    """
+    value = (headers.get("authorization") or "").strip(" \t")
+    scheme, _, token = value.partition(" ")
+    token = token.strip(" \t")
+    return token if scheme.lower() == "bearer" and token else None
 
 
 @dataclass(frozen=True)
@@ -25,9 +40,7 @@ class ApiRequest:
     body: bytes = b""
 
     def bearer(self) -> str | None:
-        value = self.headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        return bearer_token(self.headers)
 
     def json(self) -> Any:
         """The body as JSON, with clear 400s for bad encoding, syntax or hostile nesting."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import Forbidden, Unauthorized
+from shared.http.messages import bearer_token
 from shared.logs import fields
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,10 +43,8 @@ class Principal:
 
 def authenticate(services: Any, headers: dict[str, str]) -> Principal:
     """The caller, or :class:`Unauthorized` (no or bad credentials)."""
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(headers)
+    if not token:
         raise Unauthorized("missing bearer credentials (an ID token or an API token)")
     config = services.config
     for known, principal in config.api_tokens.items():

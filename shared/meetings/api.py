@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.google.errors import GoneOrMissing, GooglePermanentError, call_google
-from shared.http.messages import ApiRequest, ApiResponse
+from shared.http.messages import ApiRequest, ApiResponse, bearer_token
+from shared.http.routing import Router
 from shared.meetings import index as meetings_index
 from shared.meetings.auth import Principal, authenticate
 from shared.store.base import Filter
@@ -41,8 +42,17 @@ FREEBUSY_CHUNK = 50  # calendars per freebusy.query (Google's documented maximum
 MAX_FREEBUSY_USERS = 1000
 RESPONSES = ("accepted", "declined", "tentative")
 _EMAIL = re.compile(r"^[^@\s/]{1,64}@[A-Za-z0-9.-]{1,255}$")
-_EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,1024}$")
-_ROUTE = re.compile(r"^/users/(?P<email>[^/]+)(?P<rest>/.*)?$")
+_NO_ROUTE = "no such route; see the meetings API section of the README"
+ROUTES = Router([
+    ("POST", "/freebusy", "freebusy"),
+    ("GET", "/users/<email>/meetings", "list"),
+    ("POST", "/users/<email>/meetings", "schedule"),
+    ("GET", "/users/<email>/meetings/<event_id:event_id>", "get"),
+    ("DELETE", "/users/<email>/meetings/<event_id:event_id>", "cancel"),
+    ("POST", "/users/<email>/meetings/<event_id:event_id>:rsvp", "rsvp"),
+    ("GET", "/users/<email>/presence", "presence"),
+    ("GET", "/users/<email>/page", "page"),
+], not_found=_NO_ROUTE, converters={"event_id": r"[A-Za-z0-9_-]{1,1024}"})
 
 
 def handle(services: Any, request: ApiRequest) -> ApiResponse:
@@ -52,55 +62,59 @@ def handle(services: Any, request: ApiRequest) -> ApiResponse:
         # A browser navigating to the page cannot send a header; the page's own refreshes do.
         headers = {**headers, "authorization": f"Bearer {page_token}"}
     caller = authenticate(services, headers)
-    path = request.path.rstrip("/") or "/"
-    if path == "/freebusy" and request.method == "POST":
+    endpoint, values = _route(request)
+    if endpoint == "freebusy":
         return _freebusy(services, caller, request)
-    match = _ROUTE.match(path)
-    if not match:
-        raise NotFound("no such route; see the meetings API section of the README")
-    email = _email(match["email"])
-    rest = match["rest"] or ""
+    email = _email(values["email"])
     if not caller.may_read(email):
         raise Forbidden("this caller may not see this user's meetings")
     user_id = services.pseudonym(email)
     user = services.store.get("users", user_id) or {}
     if user.get("status") != "active":
         raise NotFound("no active user or workspace with this address")
-    method = request.method
-    if rest == "/meetings" and method == "GET":
+    if endpoint == "list":
         return ApiResponse.json(200, list_meetings(services, user, request.query))
-    if rest == "/meetings" and method == "POST":
+    if endpoint == "schedule":
         _may_act(caller, email)
         return ApiResponse.json(201, _schedule(services, user, request.json()))
-    if rest == "/presence" and method == "GET":
+    if endpoint == "presence":
         from shared.presence import vacation as presence
 
         view = presence.get_presence(services, user_id)
         return ApiResponse.json(200, {k: v for k, v in view.items() if k != "user_id"})
-    if rest == "/page" and method == "GET":
+    if endpoint == "page":
         from shared.meetings import page as meetings_page
 
         try:
             refresh = min(max(int(request.query.get("refresh", "30")), 1), 3600)
         except ValueError:
             raise BadRequest("refresh must be a number of seconds") from None
-        token = (headers.get("authorization") or "").partition(" ")[2].strip()
         return ApiResponse.html(200, meetings_page.render(
             email, list_meetings(services, user, {})["meetings"], services.clock.now(),
-            token=token, refresh_seconds=refresh))
-    event = re.match(r"^/meetings/([^/:]+)(:rsvp)?$", rest)
-    if not event or not _EVENT_ID.match(event[1]):
-        raise NotFound("no such route; see the meetings API section of the README")
-    event_id = event[1]
-    if event[2] and method == "POST":
+            token=bearer_token(headers) or "", refresh_seconds=refresh))
+    event_id = values["event_id"]
+    if endpoint == "rsvp":
         _may_act(caller, email)
         return ApiResponse.json(200, _rsvp(services, user, event_id, request.json()))
-    if not event[2] and method == "GET":
+    if endpoint == "get":
         return ApiResponse.json(200, get_meeting(services, user, event_id))
-    if not event[2] and method == "DELETE":
+    if endpoint == "cancel":
         _may_act(caller, email)
         return ApiResponse.json(200, _cancel(services, user, event_id))
-    raise NotFound("no such route; see the meetings API section of the README")
+    raise NotFound(_NO_ROUTE)  # a route in ROUTES without its branch here
+
+
+def _route(request: ApiRequest) -> tuple[str, dict[str, Any]]:
+    """The endpoint and path values (404, 405 with Allow). Under ``/users/`` a malformed
+    address is a 400 even where no route follows it (``/users/..%2Fben@example.com/...``),
+    as it was when the address was checked before the rest of the path."""
+    try:
+        return ROUTES.match(request.method, request.path)
+    except NotFound:
+        segments = request.path.rstrip("/").split("/")
+        if len(segments) > 2 and segments[1] == "users" and segments[2]:
+            _email(segments[2])
+        raise
 
 
 def _may_act(caller: Principal, email: str) -> None:

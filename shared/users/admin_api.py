@@ -24,35 +24,46 @@ from typing import Any
 from shared.bus.base import Topics
 from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from shared.http.messages import ApiRequest, ApiResponse
+from shared.http.routing import Router
 from shared.store.base import Filter
 from shared.users import provisioning
 
 SYNC_LIMIT, CHUNK, PAGE = 50, 100, 100
 STATUSES = ("pending", "validating", "active", "error", "deactivated")
 
+_NO_ROUTE = "no such route; see the provisioning section of the README"
+ROUTES = Router([
+    ("POST", "/users:activate", "activate"),
+    ("POST", "/users:deactivate", "deactivate"),
+    ("POST", "/users:revalidate", "revalidate"),
+    ("POST", "/workspaces:activate", "activate_workspaces"),
+    ("POST", "/workspaces:deactivate", "deactivate_workspaces"),
+    ("GET", "/users", "list"),
+    ("GET", "/users/<email>", "status"),
+], not_found=_NO_ROUTE)
+
 
 def handle(services: Any, request: ApiRequest) -> ApiResponse:
     _authorise(services, request)
-    path = request.path.rstrip("/") or "/"
-    if request.method == "POST" and path in ("/workspaces:activate", "/workspaces:deactivate"):
+    endpoint, values = ROUTES.match(request.method, request.path)
+    if endpoint in ("activate_workspaces", "deactivate_workspaces"):
         from shared.users import workspaces
 
-        act = workspaces.activate_workspace if path.endswith(":activate") \
+        act = workspaces.activate_workspace if endpoint == "activate_workspaces" \
             else workspaces.deactivate_workspace
         return _each_now(services, request, act, "workspaces")
-    if request.method == "POST" and path == "/users:revalidate":
+    if endpoint == "revalidate":
         return _each_now(services, request, provisioning.revalidate, "users")
-    if request.method == "POST" and path in ("/users:activate", "/users:deactivate"):
-        return _bulk(services, request, activate=path == "/users:activate")
-    if request.method == "GET" and path == "/users":
+    if endpoint in ("activate", "deactivate"):
+        return _bulk(services, request, activate=endpoint == "activate")
+    if endpoint == "list":
         return _list(services, request)
-    if request.method == "GET" and path.startswith("/users/"):
-        email = path.removeprefix("/users/").lower()
-        status = provisioning.user_status(services, email)
+    if endpoint == "status":
+        status = provisioning.user_status(services, values["email"].lower())
         if status["status"] == "unknown":
             raise NotFound("no such user has been activated")
         return ApiResponse.json(200, status)
-    raise NotFound("no such route; see the provisioning section of the README")
+    raise NotFound(_NO_ROUTE)  # a route in ROUTES without its branch here
 
 
 def _authorise(services: Any, request: ApiRequest) -> None:

@@ -243,3 +243,41 @@ def test_presence_route(stack):
     answer = _call(stack, "GET", f"/users/{ANN}/presence", token).json()
     assert answer["status"] == "out_of_office" and "user_id" not in answer
     assert stack.presence(ANN)["status"] == "out_of_office"
+
+
+def test_a_wrong_method_is_405_with_allow_after_authentication(stack):
+    _users(stack)
+    ann = stack.api_token(f"user:{ANN}")
+    wrong = [
+        ("PUT", f"/users/{ANN}/meetings", "GET, POST"),
+        ("PATCH", f"/users/{ANN}/meetings", "GET, POST"),
+        ("POST", f"/users/{ANN}/meetings/abc", "DELETE, GET"),
+        ("GET", f"/users/{ANN}/meetings/abc:rsvp", "POST"),
+        ("DELETE", f"/users/{ANN}/presence", "GET"),
+        ("POST", f"/users/{ANN}/page", "GET"),
+        ("GET", "/freebusy", "POST"),
+        ("PUT", f"/users/{BEN}/meetings", "GET, POST"),  # the route is public, the data not
+    ]
+    for method, path, allowed in wrong:
+        answer = _call(stack, method, path, ann, json={"text": "Lunch"})
+        assert (answer.status_code, answer.headers.get("Allow")) == (405, allowed), path
+        assert answer.json()["error"]["code"] == 405 and answer.json()["error"]["message"]
+    head = _call(stack, "HEAD", f"/users/{ANN}/meetings", ann)  # HEAD is not GET here
+    assert (head.status_code, head.headers.get("Allow")) == (405, "GET, POST")
+    # Authentication still comes first: no credentials is 401 on any method.
+    assert _call(stack, "PUT", f"/users/{ANN}/meetings", None).status_code == 401
+
+
+def test_unknown_paths_are_404_and_addresses_may_be_percent_encoded(stack):
+    _users(stack)
+    ann = stack.api_token(f"user:{ANN}")
+    for path in ("/nowhere", f"/users/{ANN}/elsewhere", f"/users/{ANN}/meetings/abc:nope",
+                 f"/users/{ANN}/meetings/a.b", f"/users/{ANN}/meetings/abc/more", "/users"):
+        answer = _call(stack, "GET", path, ann)
+        assert answer.status_code == 404, path
+        assert "Allow" not in answer.headers and answer.json()["error"]["code"] == 404
+    encoded = _call(stack, "GET", "/users/ann%40example.com/meetings", ann)
+    assert encoded.status_code == 200 and encoded.json() == {"meetings": []}
+    assert _call(stack, "GET", "/users/Ann%40Example.com/presence", ann).status_code == 200
+    # A malformed address under /users/ is still a 400, whatever follows it.
+    assert _call(stack, "GET", "/users/not-an-email/elsewhere", ann).status_code == 400

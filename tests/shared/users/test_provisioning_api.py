@@ -82,3 +82,31 @@ def test_revalidate_checks_auth_and_input(stack):
     many = {"emails": [f"u{i}@example.com" for i in range(51)]}
     too_many = _call(stack, "POST", "/users:revalidate", json=many)
     assert too_many.status_code == 400 and "50" in too_many.json()["error"]["message"]
+
+
+def test_a_wrong_method_is_405_with_allow_and_an_unknown_path_404(stack):
+    stack.add_user("ann@example.com")
+    assert stack.activate("ann@example.com") == "active"
+    wrong = [
+        ("DELETE", "/users", "GET"),
+        ("PUT", "/users:activate", "POST"),
+        ("GET", "/users:deactivate", "POST"),
+        ("GET", "/users:revalidate", "POST"),
+        ("GET", "/workspaces:activate", "POST"),
+        ("DELETE", "/users/ann@example.com", "GET"),
+        ("HEAD", "/users", "GET"),
+    ]
+    for method, path, allowed in wrong:
+        answer = _call(stack, method, path)
+        assert (answer.status_code, answer.headers.get("Allow")) == (405, allowed), path
+        if method != "HEAD":  # the same JSON error shape as every other refusal
+            error = answer.json()["error"]
+            assert set(error) == {"code", "message"} and error["code"] == 405
+    for path in ("/admin", "/users:explode", "/users/ann@example.com/more", "/workspaces"):
+        answer = _call(stack, "GET", path)
+        assert answer.status_code == 404 and "Allow" not in answer.headers, path
+        assert answer.json()["error"]["code"] == 404
+    # The admin token is checked before the route: no credentials is 401 on any method.
+    assert _call(stack, "DELETE", "/users", token=None).status_code == 401
+    shown = _call(stack, "GET", "/users/ann%40example.com")
+    assert shown.status_code == 200 and shown.json()["status"] == "active"

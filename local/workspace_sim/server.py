@@ -5,13 +5,14 @@ endpoint; authentication, scopes, quotas, fault injection and per-method counter
 from __future__ import annotations
 
 import json
-import re
 import socket
 import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from local.workspace_sim.errors import ApiError, rate_limited
+from shared.errors import MethodNotAllowed, NotFound
+from shared.http.routing import Router
 
 CALENDAR_SCOPES = {"https://www.googleapis.com/auth/calendar",
                    "https://www.googleapis.com/auth/calendar.events"}
@@ -19,28 +20,27 @@ CALENDAR_READ_SCOPES = CALENDAR_SCOPES | {"https://www.googleapis.com/auth/calen
 GMAIL_SCOPES = {"https://www.googleapis.com/auth/gmail.settings.basic",
                 "https://mail.google.com/"}
 
-_E = r"(?P<cal>[^/]+)"
-ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("GET", re.compile(rf"^/calendars/{_E}/events$"), "calendar.events.list"),
-    ("POST", re.compile(rf"^/calendars/{_E}/events/quickAdd$"), "calendar.events.quickAdd"),
-    ("POST", re.compile(rf"^/calendars/{_E}/events/watch$"), "calendar.events.watch"),
-    ("POST", re.compile(rf"^/calendars/{_E}/events$"), "calendar.events.insert"),
-    ("GET", re.compile(rf"^/calendars/{_E}/events/(?P<eid>[^/]+)/instances$"),
-     "calendar.events.instances"),
-    ("GET", re.compile(rf"^/calendars/{_E}/events/(?P<eid>[^/]+)$"), "calendar.events.get"),
-    ("PATCH", re.compile(rf"^/calendars/{_E}/events/(?P<eid>[^/]+)$"), "calendar.events.patch"),
-    ("DELETE", re.compile(rf"^/calendars/{_E}/events/(?P<eid>[^/]+)$"),
-     "calendar.events.delete"),
-    ("POST", re.compile(r"^/channels/stop$"), "calendar.channels.stop"),
-    ("GET", re.compile(r"^/users/me/settings/(?P<setting>[^/]+)$"), "calendar.settings.get"),
-    ("POST", re.compile(rf"^/calendars/{_E}/acl$"), "calendar.acl.insert"),
-    ("DELETE", re.compile(rf"^/calendars/{_E}/acl/(?P<rule>[^/]+)$"), "calendar.acl.delete"),
-    ("POST", re.compile(r"^/freeBusy$"), "calendar.freebusy.query"),
-    ("GET", re.compile(r"^/gmail/v1/users/(?P<uid>[^/]+)/settings/vacation$"),
-     "gmail.users.settings.getVacation"),
-    ("PUT", re.compile(r"^/gmail/v1/users/(?P<uid>[^/]+)/settings/vacation$"),
-     "gmail.users.settings.updateVacation"),
-]
+# Google's methods by path; werkzeug rule syntax, one segment per ``<value>``. Calendar paths
+# are matched without their ``/calendar/v3`` prefix.
+ROUTES = Router([
+    ("GET", "/calendars/<cal>/events", "calendar.events.list"),
+    ("POST", "/calendars/<cal>/events", "calendar.events.insert"),
+    ("POST", "/calendars/<cal>/events/quickAdd", "calendar.events.quickAdd"),
+    ("POST", "/calendars/<cal>/events/watch", "calendar.events.watch"),
+    ("GET", "/calendars/<cal>/events/<eid>/instances", "calendar.events.instances"),
+    ("GET", "/calendars/<cal>/events/<eid>", "calendar.events.get"),
+    ("PATCH", "/calendars/<cal>/events/<eid>", "calendar.events.patch"),
+    ("DELETE", "/calendars/<cal>/events/<eid>", "calendar.events.delete"),
+    ("POST", "/channels/stop", "calendar.channels.stop"),
+    ("GET", "/users/me/settings/<setting>", "calendar.settings.get"),
+    ("POST", "/calendars/<cal>/acl", "calendar.acl.insert"),
+    ("DELETE", "/calendars/<cal>/acl/<rule>", "calendar.acl.delete"),
+    ("POST", "/freeBusy", "calendar.freebusy.query"),
+    ("GET", "/gmail/v1/users/<uid>/settings/vacation", "gmail.users.settings.getVacation"),
+    ("PUT", "/gmail/v1/users/<uid>/settings/vacation", "gmail.users.settings.updateVacation"),
+    ("GET", "/oauth2/v1/certs", "oauth.certs"),
+    ("POST", "/token", "oauth.token"),
+], not_found="Not Found")
 
 
 def _unquote(value: str) -> str:
@@ -68,7 +68,8 @@ class App:
             status, body = 504, {"error": {"code": 504, "message": "timeout"}}
         payload = b"" if body is None else json.dumps(body).encode()
         reason = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-                  403: "Forbidden", 404: "Not Found", 409: "Conflict", 410: "Gone",
+                  403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+                  409: "Conflict", 410: "Gone",
                   412: "Precondition Failed", 429: "Too Many Requests",
                   500: "Internal Server Error", 503: "Service Unavailable",
                   504: "Gateway Timeout"}.get(status, "Status")
@@ -86,20 +87,21 @@ class App:
         query_all = parse_qs(environ.get("QUERY_STRING", ""))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
-        if path == "/oauth2/v1/certs" and method == "GET":
+        try:
+            key, values = ROUTES.match(method, path)
+        except NotFound:
+            return 404, ApiError(404, "notFound", "Not Found").body(), {}
+        except MethodNotAllowed as exc:
+            return 405, ApiError(405, "httpMethodNotAllowed", "Method Not Allowed").body(), {
+                "Allow": ", ".join(exc.allowed)}
+        if key == "oauth.certs":
             return 200, self.sim.id_tokens.certs, {}
-        if path == "/token" and method == "POST":
+        if key == "oauth.token":
             self.sim.count("oauth.token")
             form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
             with self.sim.lock:
                 status, body = self.sim.oauth.grant(form, self.sim.token_uri, self.sim.users)
             return status, body, {}
-        for verb, pattern, key in ROUTES:  # noqa: B007 (key is used after the loop)
-            match = pattern.match(path)
-            if match and verb == method:
-                break
-        else:
-            return 404, ApiError(404, "notFound", "Not Found").body(), {}
         self.sim.count(key)
         try:
             body = json.loads(raw) if raw else {}
@@ -139,7 +141,7 @@ class App:
                                                              // 60))
             if over:
                 raise rate_limited(user=over == "user")
-            params = {k: _unquote(v) for k, v in match.groupdict().items()}
+            params = {k: _unquote(v) for k, v in values.items()}
             query["_privateExtendedProperty"] = query_all.get("privateExtendedProperty", [])
             with self.sim.lock:
                 status, result = self.dispatch(key, token.subject, params, query, body,

@@ -263,3 +263,40 @@ def test_gmail_vacation_round_trip_and_scope_refusal(sim, clock):
         calendar_gmail.users().settings().getVacation(userId="me").execute()
     assert _status(excinfo.value) == (403, "insufficientPermissions")
     assert sim.api_calls()["gmail.users.settings.getVacation"] >= 2
+
+
+@pytest.mark.parametrize("prefix", ["calendar/v3/", ""])
+def test_a_wrong_method_is_googles_405_with_allow_and_an_unknown_path_404(sim, prefix):
+    import requests
+
+    base = sim.url + prefix
+    before = sim.api_calls()
+    cases = [
+        ("PUT", "calendars/primary/events", "GET, POST"),
+        ("POST", "calendars/alice%40example.com/events/abc", "DELETE, GET, PATCH"),
+        ("GET", "calendars/primary/events/abc/instances", None),  # the right method
+        ("PUT", "calendars/primary/events/quickAdd", "DELETE, GET, PATCH, POST"),
+        ("GET", "freeBusy", "POST"),
+        ("HEAD", "calendars/primary/events", "GET, POST"),
+    ]
+    for method, path, allowed in cases:
+        answer = requests.request(method, base + path, timeout=10)
+        if allowed is None:
+            assert answer.status_code == 401  # routed; then refused for no credentials
+            continue
+        assert (answer.status_code, answer.headers.get("Allow")) == (405, allowed), path
+        if method != "HEAD":
+            error = answer.json()["error"]
+            assert error["code"] == 405 and error["message"] == "Method Not Allowed"
+            assert error["errors"] == [{"domain": "global", "reason": "httpMethodNotAllowed",
+                                        "message": "Method Not Allowed"}]
+            assert set(error) == {"code", "message", "errors", "status"}
+    gmail = requests.post(sim.url + "gmail/v1/users/me/settings/vacation", timeout=10)
+    assert (gmail.status_code, gmail.headers.get("Allow")) == (405, "GET, PUT")
+    assert requests.get(sim.url + "token", timeout=10).headers.get("Allow") == "POST"
+    for path in ("calendars/primary/nowhere", "calendars/primary/events/a/b/c", "nowhere"):
+        missing = requests.get(base + path, timeout=10)
+        assert missing.status_code == 404 and "Allow" not in missing.headers
+        assert missing.json()["error"]["errors"][0]["reason"] == "notFound"
+    # Refused before counting, like an unknown path: only the routed GET counts.
+    assert sim.api_calls() - before == {"calendar.events.instances": 1}

@@ -73,6 +73,15 @@ class DelegationRefused(PermanentError):
         self.description = description
 
 
+class InvalidIdToken(PermanentError):
+    """An ID token that is malformed, forged, expired or for another audience. ``problem`` is
+    the kind of failure (google-auth's exception type), never the token or its claims."""
+
+    def __init__(self, message: str, *, problem: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 def http_error_details(exc: Any) -> tuple[int, str, str]:
     """``(status, reason, message)`` from a googleapiclient ``HttpError``."""
     status = int(getattr(getattr(exc, "resp", None), "status", 0) or 0)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,6 @@ from shared.http.messages import bearer_token
 from shared.logs import fields
 
 _LOGGER = logging.getLogger(__name__)
-_REQUEST: Any = None
-_REQUEST_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -59,16 +56,18 @@ def authenticate(services: Any, headers: dict[str, str]) -> Principal:
 
 
 def _from_id_token(services: Any, token: str) -> Principal:
-    from google.auth import exceptions
-    from google.oauth2 import id_token
+    """Google checks the token (:mod:`shared.google.id_tokens`); a certificates outage is a
+    :class:`~shared.google.errors.GoogleTransientError`, not the caller's fault."""
+    from shared.google import id_tokens
+    from shared.google.errors import InvalidIdToken
 
     config = services.config
     try:
-        claims = id_token.verify_token(token, _request(), audience=config.api_audience,
-                                       certs_url=config.id_token_certs_url)
-    except (ValueError, exceptions.GoogleAuthError) as exc:
+        claims = id_tokens.verify(token, audience=config.api_audience,
+                                  certs_url=config.id_token_certs_url)
+    except InvalidIdToken as exc:
         _LOGGER.warning("security: ID token refused", extra=fields(
-            security=True, problem=type(exc).__name__))
+            security=True, problem=exc.problem))
         raise Unauthorized("ID token invalid, expired or for another audience") from None
     email = str(claims.get("email", "")).lower()
     if not email or not claims.get("email_verified"):
@@ -76,15 +75,3 @@ def _from_id_token(services: Any, token: str) -> Principal:
     if email in config.api_admins:
         return Principal("admin", email)
     return Principal("user", email)
-
-
-def _request() -> Any:
-    """One transport per process (it keeps its connection pool; certificates are re-fetched
-    per verification, which google-auth leaves to HTTP caching)."""
-    global _REQUEST
-    with _REQUEST_LOCK:
-        if _REQUEST is None:
-            from google.auth.transport.requests import Request
-
-            _REQUEST = Request()
-        return _REQUEST

@@ -157,14 +157,11 @@ def run_hybridcal(steps: list[Step], stack: Any) -> Counter:
 def run_naive(steps: list[Step], stack: Any) -> Counter:
     """Full list on every push of either calendar, patches by the same rules; its patches
     cause pushes on both calendars."""
-    from shared.changes.sync import GoogleCalendarGateway
     from shared.keyword.event_patch import apply_keyword, is_organizer_copy
     from shared.keyword.providers import keyword_map
 
     services = stack.services
-    gateways = {email: GoogleCalendarGateway(services.workspace.calendar(email),
-                                             sleep=services.sleep)
-                for email in (ORGANIZER, GUEST)}
+    gateways = {email: services.workspace.calendar(email) for email in (ORGANIZER, GUEST)}
     user = {"email": ORGANIZER, "locale": "en", "timezone": "UTC"}
     keywords = keyword_map(services, user)
     total: Counter = Counter()

@@ -117,6 +117,7 @@ def build_embedded(
             api_endpoint=config.google_api_endpoint,
             token_uri=config.token_uri,
             service_account_info=service_account_info,
+            sleep=sleep,
         ),
         sleep=sleep,
     )

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.clock import from_rfc3339, to_rfc3339
-from shared.google.errors import SyncTokenExpired, call_google
+from shared.google.errors import SyncTokenExpired
 from shared.logs import fields
 from shared.store.base import Store
 
@@ -39,13 +39,11 @@ _LOGGER = logging.getLogger(__name__)
 COLLECTION = "sync"
 LEASE_SECONDS = 120
 QUEUED_SECONDS = 600  # a queued sync message that never ran is forgotten after this
-PAGE_SIZE = 2500
-LIST_PARAMS: dict[str, Any] = {"calendarId": "primary", "maxResults": PAGE_SIZE,
-                               "singleEvents": False}
 
 
 class CalendarGateway(Protocol):
-    """The calendar operations processing needs, for one user's primary calendar."""
+    """The calendar operations sync and processing need, for one calendar
+    (:class:`shared.google.calendar.Calendar` in production)."""
 
     def list_page(self, *, sync_token: str | None, page_token: str | None) -> dict[str, Any]: ...
 
@@ -55,63 +53,10 @@ class CalendarGateway(Protocol):
     def get(self, event_id: str) -> dict[str, Any]: ...
 
     def patch(self, event_id: str, body: dict[str, Any], *, etag: str | None,
+              send_updates: str = "none",
               conference_data_version: int | None = None) -> dict[str, Any]: ...
 
     def stop_channel(self, channel_id: str, resource_id: str) -> None: ...
-
-
-class GoogleCalendarGateway:
-    """:class:`CalendarGateway` over googleapiclient, every call through ``call_google``."""
-
-    def __init__(self, calendar: Any, *, sleep: Callable[[float], None] | None = None,
-                 calendar_id: str = "primary") -> None:
-        self._calendar = calendar
-        self._sleep = sleep
-        self._calendar_id = calendar_id
-
-    def _run(self, request: Any) -> Any:
-        return call_google(request.execute, sleep=self._sleep)
-
-    def list_page(self, *, sync_token: str | None, page_token: str | None) -> dict[str, Any]:
-        params = {**LIST_PARAMS, "calendarId": self._calendar_id}
-        if sync_token:
-            params["syncToken"] = sync_token
-        if page_token:
-            params["pageToken"] = page_token
-        return self._run(self._calendar.events().list(**params))
-
-    def instances(self, event_id: str, time_min: datetime, time_max: datetime
-                  ) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        page_token = None
-        while True:
-            page = self._run(self._calendar.events().instances(
-                calendarId=self._calendar_id, eventId=event_id, timeMin=to_rfc3339(time_min),
-                timeMax=to_rfc3339(time_max), maxResults=PAGE_SIZE, pageToken=page_token))
-            items.extend(page.get("items") or [])
-            page_token = page.get("nextPageToken")
-            if not page_token:
-                return items
-
-    def get(self, event_id: str) -> dict[str, Any]:
-        return self._run(self._calendar.events().get(calendarId=self._calendar_id,
-                                                     eventId=event_id))
-
-    def patch(self, event_id: str, body: dict[str, Any], *, etag: str | None,
-              conference_data_version: int | None = None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"calendarId": self._calendar_id, "eventId": event_id,
-                                  "body": body,
-                                  "sendUpdates": "none"}
-        if conference_data_version is not None:
-            kwargs["conferenceDataVersion"] = conference_data_version
-        request = self._calendar.events().patch(**kwargs)
-        if etag:
-            request.headers["If-Match"] = etag
-        return self._run(request)
-
-    def stop_channel(self, channel_id: str, resource_id: str) -> None:
-        self._run(self._calendar.channels().stop(body={"id": channel_id,
-                                                       "resourceId": resource_id}))
 
 
 @dataclass

@@ -11,8 +11,13 @@ socket and an evicted one is simply dropped.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
+
+from shared.google.calendar import Calendar
+from shared.google.gmail import Gmail
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 GMAIL_SETTINGS_SCOPE = "https://www.googleapis.com/auth/gmail.settings.basic"
@@ -33,6 +38,7 @@ class WorkspaceFactory:
         service_account_info: dict[str, Any] | None = None,
         signer_email: str | None = None,
         max_cached_users: int = 2048,  # above a 1,000-user vacation shard: tokens are reused
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if service_account_info is None and signer_email is None:
             raise ValueError("need a service account: key info (simulator) or signer_email")
@@ -41,6 +47,7 @@ class WorkspaceFactory:
         self._info = service_account_info
         self._signer_email = signer_email
         self._max = max_cached_users
+        self._sleep = sleep  # backoff waits; the embedded stack passes simulated time
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._signing: dict[str, Any] = {}  # scope -> credentials without a subject
@@ -49,13 +56,14 @@ class WorkspaceFactory:
     def client_id(self) -> str | None:
         return (self._info or {}).get("client_id")
 
-    def calendar(self, user: str) -> Any:
-        """Calendar v3 acting as ``user`` (scope ``calendar`` only)."""
-        return self._get("calendar", user)
+    def calendar(self, user: str, calendar_id: str = "primary") -> Calendar:
+        """``calendar_id`` (the user's primary by default) acting as ``user`` (scope
+        ``calendar`` only)."""
+        return Calendar(self._get("calendar", user), calendar_id=calendar_id, sleep=self._sleep)
 
-    def gmail(self, user: str) -> Any:
-        """Gmail v1 acting as ``user`` (scope ``gmail.settings.basic`` only)."""
-        return self._get("gmail", user)
+    def gmail(self, user: str) -> Gmail:
+        """``user``'s Gmail settings acting as ``user`` (scope ``gmail.settings.basic`` only)."""
+        return Gmail(self._get("gmail", user), sleep=self._sleep)
 
     def forget(self, user: str) -> None:
         """Drop cached clients, e.g. after deactivation or a delegation refusal."""

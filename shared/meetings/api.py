@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, Forbidden, NotFound
-from shared.google.errors import GoneOrMissing, GooglePermanentError, call_google
+from shared.google.calendar import Calendar
+from shared.google.errors import EtagMismatch, GoneOrMissing
 from shared.http.messages import ApiRequest, ApiResponse, bearer_token
 from shared.http.routing import Router
 from shared.meetings import index as meetings_index
@@ -211,15 +214,17 @@ def _view(services: Any, user: dict[str, Any], key: str, doc: dict[str, Any]) ->
 
 
 # -- acting on Calendar ----------------------------------------------------------------------
-def _calendar(services: Any, user: dict[str, Any]) -> Any:
+def _calendar(services: Any, user: dict[str, Any]) -> Calendar:
     if user.get("kind") == "workspace":
         raise Forbidden("a workspace's calendar is read-only for this API")
     return services.workspace.calendar(user["email"])
 
 
-def _call(services: Any, request: Any) -> Any:
+@contextmanager
+def _event_not_found() -> Iterator[None]:
+    """A 404/410 from Calendar is the caller's unknown event, not our failure."""
     try:
-        return call_google(request.execute, sleep=services.sleep)
+        yield
     except GoneOrMissing:
         raise NotFound("no such event in this user's calendar") from None
 
@@ -229,7 +234,8 @@ def _rsvp(services: Any, user: dict[str, Any], event_id: str, body: Any) -> dict
     if response not in RESPONSES:
         raise BadRequest(f"response must be one of {', '.join(RESPONSES)}")
     calendar = _calendar(services, user)
-    event = _call(services, calendar.events().get(calendarId="primary", eventId=event_id))
+    with _event_not_found():
+        event = calendar.get(event_id)
     attendees = event.get("attendees") or []
     email = user["email"]
     mine = [a for a in attendees if a.get("self") or str(a.get("email", "")).lower() == email]
@@ -237,15 +243,12 @@ def _rsvp(services: Any, user: dict[str, Any], event_id: str, body: Any) -> dict
         raise BadRequest("the user is not an attendee of this meeting")
     for attendee in mine:
         attendee["responseStatus"] = response
-    request = calendar.events().patch(calendarId="primary", eventId=event_id,
-                                      sendUpdates="all", body={"attendees": attendees})
-    request.headers["If-Match"] = event.get("etag", "*")
     try:
-        _call(services, request)
-    except GooglePermanentError as exc:
-        if exc.status == 412:
-            raise BadRequest("the meeting changed meanwhile; try again") from None
-        raise
+        with _event_not_found():
+            calendar.patch(event_id, {"attendees": attendees}, etag=event.get("etag", "*"),
+                           send_updates="all")
+    except EtagMismatch:
+        raise BadRequest("the meeting changed meanwhile; try again") from None
     return {"id": event_id, "response_status": response}
 
 
@@ -257,8 +260,7 @@ def _schedule(services: Any, user: dict[str, Any], body: Any) -> dict[str, Any]:
     if text is not None:
         if not isinstance(text, str) or not text.strip() or len(text) > 1000:
             raise BadRequest("text must be a non-empty string of at most 1000 characters")
-        event = _call(services, calendar.events().quickAdd(calendarId="primary", text=text,
-                                                           sendUpdates="all"))
+        event = calendar.quick_add(text, send_updates="all")
         _keyword_to_location(services, calendar, event)
         return {"id": event["id"]}
     title, attendees = body.get("title"), body.get("attendees", [])
@@ -274,15 +276,14 @@ def _schedule(services: Any, user: dict[str, Any], body: Any) -> dict[str, Any]:
     if keyword and (not isinstance(keyword, str)
                     or keyword.split(":")[0].lower() not in services.config.keywords):
         raise BadRequest("keyword must be one of " + ", ".join(services.config.keywords))
-    event = _call(services, calendar.events().insert(calendarId="primary", sendUpdates="all",
-                                                     body={
+    event = calendar.insert({
         "summary": title, "location": keyword,
         "start": {"dateTime": to_rfc3339(start)}, "end": {"dateTime": to_rfc3339(end)},
-        "attendees": [{"email": a} for a in attendees]}))
+        "attendees": [{"email": a} for a in attendees]}, send_updates="all")
     return {"id": event["id"]}
 
 
-def _keyword_to_location(services: Any, calendar: Any, event: dict[str, Any]) -> None:
+def _keyword_to_location(services: Any, calendar: Calendar, event: dict[str, Any]) -> None:
     """Quick add leaves ``@webex`` in the title (as Google does); keywords are read from the
     Location, so move it there and let keyword processing add the join details as usual."""
     from shared.keyword.keywords import find_keyword, remove_span
@@ -293,21 +294,19 @@ def _keyword_to_location(services: Any, calendar: Any, event: dict[str, Any]) ->
         return
     keyword = summary[found.start:found.end]
     location = " ".join(filter(None, [event.get("location") or "", keyword]))
-    request = calendar.events().patch(calendarId="primary", eventId=event["id"],
-                                      sendUpdates="none", body={
-        "summary": remove_span(summary, found.start, found.end).strip() or summary,
-        "location": location})
-    request.headers["If-Match"] = event.get("etag", "*")
-    _call(services, request)
+    with _event_not_found():
+        calendar.patch(event["id"], {
+            "summary": remove_span(summary, found.start, found.end).strip() or summary,
+            "location": location}, etag=event.get("etag", "*"))
 
 
 def _cancel(services: Any, user: dict[str, Any], event_id: str) -> dict[str, Any]:
     calendar = _calendar(services, user)
-    event = _call(services, calendar.events().get(calendarId="primary", eventId=event_id))
-    if not (event.get("organizer") or {}).get("self"):
-        raise Forbidden("only the organizer can cancel a meeting")
-    _call(services, calendar.events().delete(calendarId="primary", eventId=event_id,
-                                             sendUpdates="all"))
+    with _event_not_found():
+        event = calendar.get(event_id)
+        if not (event.get("organizer") or {}).get("self"):
+            raise Forbidden("only the organizer can cancel a meeting")
+        calendar.delete(event_id, send_updates="all")
     return {"id": event_id, "status": "cancelled"}
 
 
@@ -336,9 +335,7 @@ def _freebusy(services: Any, caller: Principal, request: ApiRequest) -> ApiRespo
     errors: dict[str, str] = {}
     for chunk_start in range(0, len(users), FREEBUSY_CHUNK):
         chunk = users[chunk_start:chunk_start + FREEBUSY_CHUNK]
-        answer = call_google(calendar.freebusy().query(body={
-            "timeMin": to_rfc3339(start), "timeMax": to_rfc3339(end),
-            "items": [{"id": u} for u in chunk]}).execute, sleep=services.sleep)
+        answer = calendar.freebusy(start, end, chunk)
         for email, info in (answer.get("calendars") or {}).items():
             if info.get("errors"):
                 errors[email] = str(info["errors"][0].get("reason", "unknown"))

@@ -9,7 +9,7 @@ Gmail has no push for vacation settings, so every active user's responder is rea
   a ``max_rate`` so that even with every worker instance busy the project stays far inside its
   Gmail quota.
 * :func:`poll_shard` (``vacation-shards``) waits for its slot, then reads each user's responder
-  with a small thread pool through ``call_google`` (backoff on 429 / 403 rate limits). Each user
+  with a small thread pool through the Gmail gateway (backoff on 429 / 403 rate limits). Each user
   is done at most once per tick (``polled_tick`` in ``presence/{user}``), so a shard redelivered
   after a transient failure redoes only the users it had not finished.
 
@@ -52,7 +52,6 @@ from shared.google.errors import (
     DelegationRefused,
     GooglePermanentError,
     GoogleTransientError,
-    call_google,
 )
 from shared.logs import fields
 from shared.store.base import Filter
@@ -300,9 +299,7 @@ def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer) -> st
         if not user or user.get("status") != "active" or not user.get("email"):
             return "skipped"
         pacer.wait()
-        request = services.workspace.gmail(user["email"]).users().settings().getVacation(
-            userId="me")
-        body = call_google(request.execute, sleep=services.sleep)
+        body = services.workspace.gmail(user["email"]).vacation()
         responder = Responder.from_api(body)
         del body  # subject and message are user text: not kept beyond this line
         changed = _record(services, user_id, tick, responder)
@@ -398,9 +395,9 @@ def _user_error(services: Services, user_id: str, exc: Exception) -> None:
         user=user_id, error=type(exc).__name__, status=getattr(exc, "status", None),
         reason=getattr(exc, "reason", "") or getattr(exc, "error", "")))
     from shared.google.factory import GMAIL_SETTINGS_SCOPE
-    from shared.users import provisioning
+    from shared.users.status import mark_error
 
-    provisioning.mark_error(services, user_id, exc, scope=GMAIL_SETTINGS_SCOPE)
+    mark_error(services, user_id, exc, scope=GMAIL_SETTINGS_SCOPE)
     _forget_presence(services, user_id)
 
 

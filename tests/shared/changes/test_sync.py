@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.changes import sync
+from shared.google.calendar import LIST_PARAMS
 from shared.google.errors import SyncTokenExpired
 from shared.store.sqlite import SqliteStore
 
@@ -79,8 +80,8 @@ def test_sync_full_resync_after_410(store) -> None:
 def test_list_parameters_are_valid_with_sync_tokens() -> None:
     forbidden = {"timeMin", "timeMax", "orderBy", "q", "updatedMin", "iCalUID",
                  "privateExtendedProperty", "sharedExtendedProperty", "showDeleted"}
-    assert not forbidden & set(sync.LIST_PARAMS)
-    assert sync.LIST_PARAMS["singleEvents"] is False
+    assert not forbidden & set(LIST_PARAMS)
+    assert LIST_PARAMS["singleEvents"] is False
 
 
 def test_pushes_during_a_burst_queue_one_sync(store) -> None:

@@ -365,9 +365,9 @@ class LocalStack:
         return status
 
     def user_status(self, email: str) -> dict[str, Any]:
-        from shared.users import provisioning
+        from shared.users.status import user_status
 
-        return provisioning.user_status(self.services, email)
+        return user_status(self.services, email)
 
     # -- internals ----------------------------------------------------------------------------
     def _config(self) -> Config:

@@ -8,7 +8,7 @@ pushes arrived during the run (bounded rounds). For each changed event: keyword 
 (organizer's copy only) then indexing; the index changes go out as one sealed
 ``meetings-updated`` message.
 
-Errors: Google's transient failures are retried inside ``call_google``, then raised for
+Errors: Google's transient failures are retried inside the Google gateway, then raised for
 redelivery (the lease is released with ``pending`` kept); a delegation refusal puts the user in
 the error state and the message is acknowledged; messages for users who are not active are
 acknowledged and their channel stopped.
@@ -25,11 +25,15 @@ from shared.bus.base import Topics
 from shared.changes import sync
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, TransientError
+from shared.google.calendar import Calendar
 from shared.google.errors import DelegationRefused, GoneOrMissing, GooglePermanentError
 from shared.keyword.event_patch import apply_keyword, is_organizer_copy
 from shared.keyword.providers import keyword_map
 from shared.logs import fields
 from shared.meetings import index as meetings_index
+from shared.users import watch
+from shared.users.status import COLLECTION as USERS
+from shared.users.status import calendar_target, mark_error
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ def handle_calendar_change(services: Any, data: dict[str, Any]) -> None:
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise BadRequest("calendar-changes message without user_id")
-    user = services.store.get("users", user_id)
+    user = services.store.get(USERS, user_id)
     if not user or user.get("status") != "active":
         _LOGGER.info("change for a user who is not active acknowledged",
                      extra=fields(user=user_id, status=(user or {}).get("status")))
@@ -94,13 +98,10 @@ def _queue_sync(services: Any, user_id: str) -> None:
         raise
 
 
-def _gateway(services: Any, user: dict[str, Any]) -> sync.GoogleCalendarGateway:
+def _gateway(services: Any, user: dict[str, Any]) -> Calendar:
     """A user's primary calendar as the user; a workspace's room calendar as the room reader."""
-    from shared.users.provisioning import calendar_target
-
     acts_as, calendar_id = calendar_target(user)
-    return sync.GoogleCalendarGateway(services.workspace.calendar(acts_as),
-                                      sleep=services.sleep, calendar_id=calendar_id)
+    return services.workspace.calendar(acts_as, calendar_id)
 
 
 def _sync_round(services: Any, user_id: str, user: dict[str, Any]) -> None:
@@ -182,14 +183,15 @@ def _stop_channel(services: Any, user: dict[str, Any] | None, channel_id: Any) -
     """Best effort: a channel of an inactive user keeps costing pushes until stopped."""
     if not isinstance(channel_id, str) or not channel_id:
         return
-    channel = services.store.get("channels", channel_id)
-    if not channel or channel.get("state") == "stopped":
+    channel = services.store.get(watch.COLLECTION, channel_id)
+    if not channel or channel.get("state") == watch.STOPPED:
         return
-    services.store.merge("channels", channel_id, {"state": "stopped"})
     if not user or not user.get("email") or not channel.get("resource_id"):
+        services.store.merge(watch.COLLECTION, channel_id, {"state": watch.STOPPED})
         return
     try:
-        _gateway(services, user).stop_channel(channel_id, channel["resource_id"])
+        watch.stop_channel(services, calendar_target(user)[0], channel_id,
+                           str(channel["resource_id"]))
     except (GooglePermanentError, DelegationRefused) as exc:
         _LOGGER.info("channel stop refused; it expires on its own",
                      extra=fields(user=channel.get("user_id"), error=type(exc).__name__))
@@ -198,10 +200,4 @@ def _stop_channel(services: Any, user: dict[str, Any] | None, channel_id: Any) -
 def _delegation_refused(services: Any, user_id: str, exc: DelegationRefused) -> None:
     _LOGGER.warning("delegation refused while syncing", extra=fields(user=user_id,
                                                                      error=exc.error))
-    try:
-        from shared.users import provisioning
-    except ImportError:
-        return
-    mark_error = getattr(provisioning, "mark_error", None)
-    if mark_error is not None:
-        mark_error(services, user_id, exc)
+    mark_error(services, user_id, exc)

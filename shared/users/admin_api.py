@@ -26,7 +26,9 @@ from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from shared.http.messages import ApiRequest, ApiResponse
 from shared.http.routing import Router
 from shared.store.base import Filter
-from shared.users import provisioning
+from shared.users import provisioning, renewal
+from shared.users.status import COLLECTION as USERS
+from shared.users.status import user_status
 
 SYNC_LIMIT, CHUNK, PAGE = 50, 100, 100
 STATUSES = ("pending", "validating", "active", "error", "deactivated")
@@ -53,13 +55,13 @@ def handle(services: Any, request: ApiRequest) -> ApiResponse:
             else workspaces.deactivate_workspace
         return _each_now(services, request, act, "workspaces")
     if endpoint == "revalidate":
-        return _each_now(services, request, provisioning.revalidate, "users")
+        return _each_now(services, request, renewal.revalidate, "users")
     if endpoint in ("activate", "deactivate"):
         return _bulk(services, request, activate=endpoint == "activate")
     if endpoint == "list":
         return _list(services, request)
     if endpoint == "status":
-        status = provisioning.user_status(services, values["email"].lower())
+        status = user_status(services, values["email"].lower())
         if status["status"] == "unknown":
             raise NotFound("no such user has been activated")
         return ApiResponse.json(200, status)
@@ -104,8 +106,8 @@ def _bulk(services: Any, request: ApiRequest, *, activate: bool) -> ApiResponse:
             e: provisioning.activate_now(services, e) for e in emails}})
     for email in emails:
         user_id = services.pseudonym(email)
-        if (services.store.get(provisioning.COLLECTION, user_id) or {}).get("status") != "active":
-            services.store.merge(provisioning.COLLECTION, user_id, {
+        if (services.store.get(USERS, user_id) or {}).get("status") != "active":
+            services.store.merge(USERS, user_id, {
                 "email": email, "user_id": user_id, "status": "pending"})
     for start in range(0, len(emails), CHUNK):
         services.bus.publish(Topics.PROVISIONING, {"emails": emails[start:start + CHUNK]})
@@ -118,7 +120,7 @@ def _list(services: Any, request: ApiRequest) -> ApiResponse:
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")
     filters = [Filter("status", "==", status)] if status else []
-    rows = services.store.query(provisioning.COLLECTION, filters, limit=PAGE,
+    rows = services.store.query(USERS, filters, limit=PAGE,
                                 start_after=request.query.get("page_token") or None)
     users = [{"email": d.get("email"), "status": d.get("status"), "reason": d.get("reason"),
               "reason_code": d.get("reason_code")} for _, d in rows]

@@ -30,19 +30,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.bus.base import Topics
-from shared.clock import from_rfc3339, to_rfc3339
+from shared.clock import to_rfc3339
 from shared.errors import BadRequest
 from shared.google.errors import (
     DelegationRefused,
     GoneOrMissing,
     GooglePermanentError,
-    GoogleTransientError,
 )
 from shared.logs import fields
 from shared.store.base import Filter
-from shared.users import provisioning
+from shared.users import provisioning, status, workspaces
+from shared.users.status import COLLECTION as USERS
 from shared.users.watch import COLLECTION as CHANNELS
-from shared.users.watch import start_channel, stop_channel
+from shared.users.watch import ensure_channel, stop_all_channels, stop_channel
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def on_tick(services: Any) -> TickResult:
     for user_id in _reconcile_due(services, now):
         _fan_out(services, user_id, "reconcile")
         result.reconciliations += 1
-    for status in ("error", "pending"):
-        for user_id in _validation_due(services, status, now):
+    for waiting in ("error", "pending"):
+        for user_id in _validation_due(services, waiting, now):
             _fan_out(services, user_id, "revalidate")
             result.revalidations += 1
     _LOGGER.info("renewal tick fanned out", extra=fields(
@@ -92,13 +92,13 @@ def expiring_channel_owners(services: Any, now: datetime) -> list[str]:
 
 
 def _reconcile_due(services: Any, now: datetime) -> list[str]:
-    return [key for key, _doc in due(services, provisioning.COLLECTION,
+    return [key for key, _doc in due(services, USERS,
                                      Filter("status", "==", "active"), "next_reconcile_at",
                                      to_rfc3339(now))]
 
 
 def _validation_due(services: Any, status: str, now: datetime) -> list[str]:
-    return [key for key, _doc in due(services, provisioning.COLLECTION,
+    return [key for key, _doc in due(services, USERS,
                                      Filter("status", "==", status), "next_validation_at",
                                      to_rfc3339(now))]
 
@@ -155,24 +155,24 @@ def renew_user(services: Any, data: dict[str, Any]) -> str:
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise BadRequest("watch-renewals message without user_id")
-    user = services.store.get(provisioning.COLLECTION, user_id) or {}
+    user = services.store.get(USERS, user_id) or {}
     if kind == "revalidate":
         if not user.get("email"):
             return "unknown"
-        return provisioning.revalidate(services, str(user["email"]))
+        return revalidate(services, str(user["email"]))
     if user.get("status") != "active" or not user.get("email"):
         stop_all_channels(services, user_id, user)
         return "inactive"
     try:
-        renewed = ensure_channel(services, user_id, *provisioning.calendar_target(user))
+        renewed = ensure_channel(services, user_id, *status.calendar_target(user))
     except DelegationRefused as exc:
-        provisioning.mark_error(services, user_id, exc)
+        status.mark_error(services, user_id, exc)
         return "error"
     except GoneOrMissing as exc:  # the calendar (or user) is gone
-        provisioning.mark_error(services, user_id, exc)
+        status.mark_error(services, user_id, exc)
         return "error"
     if kind == "reconcile":
-        services.store.merge(provisioning.COLLECTION, user_id, {
+        services.store.merge(USERS, user_id, {
             "next_reconcile_at": to_rfc3339(services.clock.now() + timedelta(
                 seconds=services.config.reconcile_interval_seconds))})
         services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id,
@@ -182,52 +182,19 @@ def renew_user(services: Any, data: dict[str, Any]) -> str:
     return "renewed" if renewed else "fresh"
 
 
-def ensure_channel(services: Any, user_id: str, email: str,
-                   calendar_id: str = "primary") -> bool:
-    """Make before break: a channel valid past the horizon exists, then older ones are stopped.
+def revalidate(services: Any, email: str) -> str:
+    """An admin's retry (or the back-off runner): validate a user in ``error``/``pending`` again.
 
-    Returns True when a new channel was created.
+    Active and deactivated users are left alone (re-validating an active user would open a
+    second watch channel); the current status is returned unchanged for them.
     """
-    now = services.clock.now()
-    horizon = now + timedelta(seconds=services.config.renewal_horizon_seconds)
-    channels = [(key, doc) for key, doc in services.store.query(
-        CHANNELS, [Filter("user_id", "==", user_id)]) if doc.get("state") == "active"]
-    fresh = [(k, d) for k, d in channels if from_rfc3339(d["expires"]) > horizon]
-    created = False
-    if not fresh:
-        doc = start_channel(services, user_id, email, calendar_id)
-        fresh = [(doc["id"], doc)]
-        created = True
-        _LOGGER.info("watch channel renewed", extra=fields(user=user_id,
-                                                           expires=doc["expires"]))
-    keep = max(fresh, key=lambda kd: kd[1]["expires"])[0]
-    for key, doc in channels:
-        if key != keep:
-            stop_channel(services, email, key, str(doc.get("resource_id", "")))
-    return created
-
-
-def stop_all_channels(services: Any, user_id: str, user: dict[str, Any], *,
-                      tolerate_transient: bool = False) -> None:
-    """A user who is no longer active keeps no live channel (best effort).
-
-    Refusals are never retried (the channel expires on its own); transient errors are raised
-    for a retry unless ``tolerate_transient`` (deactivation answers an admin right away).
-    """
-    tolerated: tuple[type[Exception], ...] = (DelegationRefused, GooglePermanentError)
-    if tolerate_transient:
-        tolerated += (GoogleTransientError,)
-    acts_as = provisioning.calendar_target(user)[0] if user.get("email") else None
-    for key, doc in services.store.query(CHANNELS, [Filter("user_id", "==", user_id)]):
-        if doc.get("state") != "active":
-            continue
-        if acts_as:
-            try:
-                stop_channel(services, acts_as, key, str(doc.get("resource_id", "")))
-                continue
-            except tolerated:
-                pass
-        services.store.merge(CHANNELS, key, {"state": "stopped"})
+    email = email.strip().lower()
+    doc = services.store.get(USERS, services.pseudonym(email)) or {}
+    if doc.get("status") not in ("error", "pending", "validating"):
+        return str(doc.get("status", "unknown"))
+    if doc.get("kind") == "workspace":
+        return workspaces.activate_workspace(services, email)
+    return provisioning.activate_now(services, email)
 
 
 def stop_orphan(services: Any, data: dict[str, Any]) -> str:
@@ -245,11 +212,11 @@ def stop_orphan(services: Any, data: dict[str, Any]) -> str:
         _LOGGER.info("orphan channel on an unknown resource skipped")
         return "unknown-resource"
     user_id = str(known[0][1].get("user_id", ""))
-    user = services.store.get(provisioning.COLLECTION, user_id) or {}
+    user = services.store.get(USERS, user_id) or {}
     if not user.get("email"):
         return "unknown-resource"
     try:
-        stop_channel(services, provisioning.calendar_target(user)[0], channel_id, resource_id,
+        stop_channel(services, status.calendar_target(user)[0], channel_id, resource_id,
                      record=False)
     except (DelegationRefused, GooglePermanentError) as exc:
         _LOGGER.info("orphan channel stop refused; it expires on its own",

@@ -20,10 +20,11 @@ from shared.google.errors import (
     GoneOrMissing,
     GooglePermanentError,
     GoogleTransientError,
-    call_google,
 )
 from shared.logs import fields
 from shared.users import provisioning
+from shared.users.status import COLLECTION, ValidationFailed, record_deferred, record_failure
+from shared.users.watch import ensure_channel
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def activate_workspace(services: Any, room: str) -> str:
     """Share, watch and index a room calendar; returns the resulting status."""
     room = room.strip().lower()
     user_id = services.pseudonym(room)
-    current = services.store.get(provisioning.COLLECTION, user_id) or {}
+    current = services.store.get(COLLECTION, user_id) or {}
     if current.get("status") == "active":
         return "active"
     admin, reader = services.config.workspace_admin, services.config.room_reader
@@ -42,14 +43,9 @@ def activate_workspace(services: Any, room: str) -> str:
         return _error(services, user_id, base, "workspace_not_configured",
                       "Set HYBRIDCAL_WORKSPACE_ADMIN and HYBRIDCAL_ROOM_READER to activate "
                       "workspaces.")
-    services.store.merge(provisioning.COLLECTION, user_id, {**base, "status": "validating"})
-    acl = services.workspace.calendar(admin).acl()
+    services.store.merge(COLLECTION, user_id, {**base, "status": "validating"})
     try:
-        rule = call_google(acl.insert(calendarId=room, sendNotifications=False, body={
-            "role": "reader", "scope": {"type": "user", "value": reader}}).execute,
-            sleep=services.sleep)
-        from shared.users.renewal import ensure_channel
-
+        rule = services.workspace.calendar(admin, room).acl_insert(role="reader", user=reader)
         ensure_channel(services, user_id, reader, room)
     except DelegationRefused:
         return _error(services, user_id, base, "workspace_admin_not_delegated",
@@ -64,15 +60,11 @@ def activate_workspace(services: Any, room: str) -> str:
                       f"{admin} may not share this room calendar ({exc.status} {exc.reason}); "
                       "use a Workspace admin with rights on calendar resources.")
     except GoogleTransientError:
-        services.store.merge(provisioning.COLLECTION, user_id, {
-            **base, "status": "pending", "reason_code": "quota",
-            "reason": "Google answered with a quota or server error; retried later.",
-            "next_validation_at": to_rfc3339(services.clock.now() + timedelta(minutes=5))})
-        return "pending"
+        return record_deferred(services, user_id, base=base)
     now = services.clock.now()
-    services.store.merge(provisioning.COLLECTION, user_id, {
+    services.store.merge(COLLECTION, user_id, {
         **base, "status": "active", "reason_code": None, "reason": None,
-        "acl_rule_id": rule["id"], "validated_at": to_rfc3339(now), "next_validation_at": None,
+        "validation_attempts": 0, "acl_rule_id": rule["id"], "validated_at": to_rfc3339(now), "next_validation_at": None,
         "next_reconcile_at": to_rfc3339(now + timedelta(
             seconds=services.config.reconcile_interval_seconds))})
     services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
@@ -85,23 +77,18 @@ def deactivate_workspace(services: Any, room: str) -> str:
     """Stop the watch, shred the room's data, and take back the sharing rule."""
     room = room.strip().lower()
     user_id = services.pseudonym(room)
-    doc = services.store.get(provisioning.COLLECTION, user_id) or {}
+    doc = services.store.get(COLLECTION, user_id) or {}
     status = provisioning.deactivate(services, room)
     rule_id, admin = doc.get("acl_rule_id"), services.config.workspace_admin
     if rule_id and admin:
-        acl = services.workspace.calendar(admin).acl()
         try:
-            call_google(acl.delete(calendarId=room, ruleId=rule_id).execute,
-                        sleep=services.sleep)
+            services.workspace.calendar(admin, room).acl_delete(rule_id)
         except GoneOrMissing:
             pass  # already removed by an admin
-        services.store.merge(provisioning.COLLECTION, user_id, {"acl_rule_id": None})
+        services.store.merge(COLLECTION, user_id, {"acl_rule_id": None})
     return status
 
 
 def _error(services: Any, user_id: str, base: dict[str, Any], code: str, reason: str) -> str:
-    services.store.merge(provisioning.COLLECTION, user_id, {
-        **base, "status": "error", "reason_code": code, "reason": reason,
-        "next_validation_at": to_rfc3339(services.clock.now() + provisioning.REVALIDATE_AFTER[0])})
-    _LOGGER.warning("workspace failed validation", extra=fields(user=user_id, reason=code))
-    return "error"
+    return record_failure(services, user_id, ValidationFailed(code, reason), base=base,
+                          kind="workspace")

@@ -258,7 +258,8 @@ def test_a_failed_publish_releases_the_claim_and_the_redelivered_tick_notifies(u
 
 
 def test_users_who_are_not_active_are_never_notified(unscheduled):
-    from shared.users.provisioning import deactivate, mark_error
+    from shared.users.provisioning import deactivate
+    from shared.users.status import mark_error
 
     stack = unscheduled
     _users(stack)

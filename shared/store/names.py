@@ -1,0 +1,29 @@
+"""Every collection (Firestore) or table (SQLite) the service keeps, named once.
+
+``PER_USER_BY_KEY`` and ``PER_USER_BY_FIELD`` list what belongs to one user, so deactivation
+derives what to forget from here: a new per-user collection added to them is shredded with the
+user, and one left out of both fails ``tests/shared/users/test_deactivation.py``.
+"""
+
+from __future__ import annotations
+
+USERS = "users"  # users/{user_id}: status, reason, locale, time zone (kept after deactivation)
+CHANNELS = "channels"  # channels/{channel_id}: push channels (stopped, not deleted)
+SYNC = "sync"  # sync/{user_id}: sync token, lease, pending flag
+PRESENCE = "presence"  # presence/{user_id}: out-of-office state
+MEETINGS = "meetings"  # meetings/{user_id|event}: the sealed meetings index
+SERIES = "series"  # series/{...}: recurring masters expanded into the index
+NOTIFICATIONS = "notifications"  # notifications/{occurrence}: join-notification claims
+DATA_KEYS = "data_keys"  # data_keys/{...}: wrapped per-user data keys (shredded)
+PROCESSED = "processed"  # processed/{topic:message id}: handled Pub/Sub messages (TTL)
+ATTEMPTS = "attempts"  # attempts/{topic:message id}: delivery attempts (TTL)
+RATELIMITS = "ratelimits"  # ratelimits/{name|minute}: counters (TTL)
+ORPHAN_STOPS = "orphan_stops"  # orphan_stops/{channel_id}: stops asked for once (TTL)
+
+# Documents whose key is the user id.
+PER_USER_BY_KEY = (SYNC, PRESENCE)
+# Documents that carry a ``user_id`` field.
+PER_USER_BY_FIELD = (MEETINGS, NOTIFICATIONS, SERIES)
+# Per-user data with its own way out: channels are stopped at Google (their records kept, as
+# stopped), data keys are crypto-shredded by the sealer, the user record keeps the status.
+PER_USER_HANDLED_APART = (CHANNELS, DATA_KEYS, USERS)

@@ -11,45 +11,17 @@ details.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from shared.logs import fields
+from shared.keyword.providers import google_meet, jitsi, template, webex
+from shared.keyword.providers.base import JoinDetails, ProviderContext
+from shared.keyword.providers.webex import fallback
 
 if TYPE_CHECKING:
-    from shared.changes.sync import CalendarGateway
     from shared.runtime import Services
 
-_LOGGER = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class JoinDetails:
-    """What gets written into the event; ``service`` is the joinlinks slug for the index."""
-
-    url: str
-    service: str
-    service_name: str
-    provider: str
-    sip_uri: str | None = None
-    meeting_number: str | None = None
-    fallback_reason: str | None = None
-
-
-@dataclass
-class ProviderContext:
-    """Everything a provider may need; ``calendar`` is the organizer's calendar."""
-
-    services: Services
-    user_id: str
-    email: str
-    user: Mapping[str, Any]
-    event: dict[str, Any]
-    calendar: CalendarGateway | None = None
-    cache: dict[str, JoinDetails] = field(default_factory=dict)  # survives 412 re-evaluations
+__all__ = ["JoinDetails", "ProviderContext", "fallback", "generate", "keyword_map"]
 
 
 def keyword_map(services: Services, user: Mapping[str, Any] | None) -> dict[str, str]:
@@ -63,8 +35,6 @@ def keyword_map(services: Services, user: Mapping[str, Any] | None) -> dict[str,
 
 def generate(ctx: ProviderContext, provider: str) -> JoinDetails:
     """Join details for ``provider``; unknown names fall back to the Personal Room."""
-    from shared.keyword.providers import google_meet, jitsi, template, webex
-
     cached = ctx.cache.get(provider)
     if cached is not None:
         return cached
@@ -83,13 +53,3 @@ def generate(ctx: ProviderContext, provider: str) -> JoinDetails:
         details = fallback(ctx, provider, "unknown_provider")
     ctx.cache[provider] = details
     return details
-
-
-def fallback(ctx: ProviderContext, provider: str, reason: str) -> JoinDetails:
-    """The Personal Room, with the reason logged (pseudonymous user only)."""
-    from shared.keyword.providers import webex
-
-    _LOGGER.warning("join details fell back to the Personal Room",
-                    extra=fields(user=ctx.user_id, provider=provider, reason=reason))
-    return dataclasses.replace(webex.personal_room(ctx), fallback_reason=reason,
-                               provider=f"{provider}>webex-personal-room")

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.google.errors import EtagMismatch, GooglePermanentError
-from shared.keyword.providers import JoinDetails, ProviderContext, fallback
+from shared.keyword.providers.base import JoinDetails, ProviderContext
+from shared.keyword.providers.webex import fallback
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-from shared.keyword.providers import JoinDetails, ProviderContext
+from shared.keyword.providers.base import JoinDetails, ProviderContext
 
 DEFAULT_BASE = "https://meet.jit.si/"
 

@@ -7,8 +7,8 @@ import secrets
 import string
 from urllib.parse import quote, urlsplit
 
-from shared.keyword.providers import JoinDetails, ProviderContext, fallback
-from shared.keyword.providers.webex import room_name
+from shared.keyword.providers.base import JoinDetails, ProviderContext
+from shared.keyword.providers.webex import fallback, room_name
 
 _FIELDS = {"name", "site", "event_id", "random"}
 

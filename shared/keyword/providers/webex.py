@@ -8,12 +8,14 @@ the reason is logged.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from shared.keyword.providers import JoinDetails, ProviderContext, fallback
+from shared.keyword.providers.base import JoinDetails, ProviderContext
+from shared.logs import fields
 
 _LOGGER = logging.getLogger(__name__)
 _NAME_SAFE = re.compile(r"[^a-z0-9._-]")
@@ -86,3 +88,11 @@ def _create_space_meeting(ctx: ProviderContext, base: str, token: str) -> JoinDe
                        provider="webex-space", sip_uri=meeting.get("sipAddress"),
                        meeting_number=str(meeting["meetingNumber"])
                        if meeting.get("meetingNumber") else None)
+
+
+def fallback(ctx: ProviderContext, provider: str, reason: str) -> JoinDetails:
+    """The Personal Room, with the reason logged (pseudonymous user only)."""
+    _LOGGER.warning("join details fell back to the Personal Room",
+                    extra=fields(user=ctx.user_id, provider=provider, reason=reason))
+    return dataclasses.replace(personal_room(ctx), fallback_reason=reason,
+                               provider=f"{provider}>webex-personal-room")

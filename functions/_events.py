@@ -19,6 +19,7 @@ from shared.bus.base import Message, Topics
 from shared.errors import PermanentError
 from shared.logs import fields
 from shared.runtime import Services
+from shared.store import names
 
 if TYPE_CHECKING:
     from cloudevents.http.event import CloudEvent
@@ -48,7 +49,7 @@ def run(cloud_event: CloudEvent, routes: Mapping[str, Route], services: Services
 def handle(message: Message, route: Route, services: Services) -> None:
     store = services.store
     done_key = f"{message.topic}:{message.message_id}"
-    if store.get("processed", done_key) is not None:
+    if store.get(names.PROCESSED, done_key) is not None:
         _LOGGER.info("duplicate delivery acknowledged", extra=fields(topic=message.topic))
         return
     failpoints.hit("handler.start")
@@ -82,12 +83,12 @@ def _count_attempt(services: Services, key: str) -> int:
         n = int((doc or {}).get("n", 0)) + 1
         return {"n": n, "expire_at": _expiry(services)}, n
 
-    return services.store.transact("attempts", key, bump)
+    return services.store.transact(names.ATTEMPTS, key, bump)
 
 
 def _mark_done(services: Services, key: str) -> None:
-    services.store.create("processed", key, {"expire_at": _expiry(services)})
-    services.store.delete("attempts", key)
+    services.store.create(names.PROCESSED, key, {"expire_at": _expiry(services)})
+    services.store.delete(names.ATTEMPTS, key)
 
 
 def _expiry(services: Services) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,6 @@ class Services:
     sealer: Sealer
     workspace: WorkspaceFactory
     sleep: Callable[[float], None] = time.sleep
-    extras: dict[str, Any] = field(default_factory=dict)  # Any: an open bag (nothing reads it yet)
 
     def pseudonym(self, email: str) -> str:
         """Stable keyed pseudonym for logs and clear store fields (never the email itself)."""

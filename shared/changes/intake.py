@@ -16,6 +16,7 @@ from shared.bus.base import Topics
 from shared.clock import to_rfc3339
 from shared.errors import BadRequest
 from shared.logs import fields
+from shared.store import names
 from shared.users.watch import token_hash
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
     # isascii: str.isdigit() also accepts "²" or "①", which int() refuses (that was a 500)
     if not (number.isascii() and number.isdigit()) or len(number) > 20:
         raise BadRequest("missing or malformed X-Goog-Message-Number")
-    channel = services.store.get("channels", channel_id)
+    channel = services.store.get(names.CHANNELS, channel_id)
     if channel is None:
         _LOGGER.info("push for an unknown channel acknowledged",
                      extra=fields(resource_state=state))
@@ -52,7 +53,7 @@ def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
     if channel.get("state") != "active":
         return Outcome("stopped", 200)
     if state == "sync":
-        services.store.merge("channels", channel_id, {"confirmed": True})
+        services.store.merge(names.CHANNELS, channel_id, {"confirmed": True})
         return Outcome("sync_confirmed", 200)
     services.bus.publish(Topics.CALENDAR_CHANGES, {
         "user_id": channel["user_id"], "channel_id": channel_id,
@@ -73,11 +74,11 @@ def _request_orphan_stop(services: Any, channel_id: str, resource_id: str) -> No
         n = int((doc or {}).get("n", 0)) + 1
         return {"n": n, "expire_at": expire_at}, n
 
-    if services.store.transact("ratelimits", f"orphan-stops|{now:%Y%m%d%H%M}", count) \
+    if services.store.transact(names.RATELIMITS, f"orphan-stops|{now:%Y%m%d%H%M}", count) \
             > ORPHAN_STOPS_PER_MINUTE:
         _LOGGER.warning("orphan stop skipped: rate limit reached")
         return
-    if not services.store.create("orphan_stops", channel_id, {"expire_at": expire_at}):
+    if not services.store.create(names.ORPHAN_STOPS, channel_id, {"expire_at": expire_at}):
         return  # already asked for this channel
     services.bus.publish(Topics.RENEW_USER, {"kind": "orphan", "channel_id": channel_id,
                                              "resource_id": resource_id})

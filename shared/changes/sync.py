@@ -32,11 +32,12 @@ from typing import Any, Protocol
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.google.errors import SyncTokenExpired
 from shared.logs import fields
+from shared.store import names
 from shared.store.base import Store
 
 _LOGGER = logging.getLogger(__name__)
 
-COLLECTION = "sync"
+COLLECTION = names.SYNC
 LEASE_SECONDS = 120
 QUEUED_SECONDS = 600  # a queued sync message that never ran is forgotten after this
 

@@ -32,10 +32,11 @@ from tink import aead, secret_key_access
 
 from shared.clock import Clock, to_rfc3339
 from shared.keys.base import KeyEncryptionKey, UnwrapFailed
+from shared.store import names
 from shared.store.base import Filter, Store
 
 _LOGGER = logging.getLogger(__name__)
-COLLECTION = "data_keys"
+COLLECTION = names.DATA_KEYS
 VERSION = "v1"
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEY_ID = re.compile(r"^([A-Za-z0-9_-]{1,64})~(p?)(\d{1,12})$")
@@ -316,13 +317,6 @@ def open_published(envelope: dict[str, Any], kek: KeyEncryptionKey) -> dict[str,
     except tink.TinkError:
         raise TamperedOrMisplaced("published envelope failed authentication") from None
     return record
-
-
-def period_start(clock_now: datetime, period: timedelta) -> datetime:
-    """Start of the rotation period containing ``clock_now`` (for operators' reports)."""
-    seconds = period.total_seconds()
-    return datetime.fromtimestamp((clock_now.timestamp() // seconds) * seconds,
-                                  tz=clock_now.tzinfo)
 
 
 def _parse(blob: str) -> tuple[str, bytes]:

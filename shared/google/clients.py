@@ -31,6 +31,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+# The two scopes delegation grants, in the order (calendar, gmail); the harness acts as a
+# calendar client through the same delegated credentials.
 SCOPES = ("https://www.googleapis.com/auth/calendar",
           "https://www.googleapis.com/auth/gmail.settings.basic")
 HTTP_TIMEOUT_SECONDS = 30

@@ -89,6 +89,3 @@ def classify(url: str) -> Verdict | None:
     return Verdict(target, vendor=vendor)
 
 
-def service_by_slug(slug: str) -> Service | None:
-    """The catalogue row with this slug."""
-    return next((service for service in SERVICES if service.slug == slug), None)

@@ -37,7 +37,7 @@ class LocalKeysetKek:
                 "Cloud Run/Functions (K_SERVICE is set): configure HYBRIDCAL_KMS_KEY instead")
         aead.register()
         self.path = Path(path)
-        self._created = _create_if_missing(self.path)
+        _create_if_missing(self.path)
         self._aead = _load(self.path).primitive(aead.Aead)
 
     @property

@@ -36,6 +36,7 @@ from shared.http.messages import ApiRequest, ApiResponse, bearer_token
 from shared.http.routing import Router
 from shared.meetings import index as meetings_index
 from shared.meetings.auth import Principal, authenticate
+from shared.store import names
 from shared.store.base import Filter
 
 DEFAULT_DAYS = 7
@@ -72,7 +73,7 @@ def handle(services: Any, request: ApiRequest) -> ApiResponse:
     if not caller.may_read(email):
         raise Forbidden("this caller may not see this user's meetings")
     user_id = services.pseudonym(email)
-    user = services.store.get("users", user_id) or {}
+    user = services.store.get(names.USERS, user_id) or {}
     if user.get("status") != "active":
         raise NotFound("no active user or workspace with this address")
     if endpoint == "list":

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared import joinlinks
 from shared.clock import to_rfc3339
 from shared.keyword import joinblock
 from shared.keyword.event_patch import KEY_HASH, markers
+from shared.store import names
 from shared.store.base import Filter
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-COLLECTION = "meetings"
+COLLECTION = names.MEETINGS
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,6 @@ def _when(part: Mapping[str, Any] | None) -> tuple[datetime | None, bool]:
 
 def join_details(event: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
     """``(url, service, sip_uri)`` for an event: our keyword block first, then joinlinks."""
-    joinlinks = _joinlinks()
     description = event.get("description") or ""
     location = event.get("location") or ""
     block = joinblock.find(description) if markers(event).get(KEY_HASH) else None
@@ -82,45 +83,6 @@ def join_details(event: Mapping[str, Any]) -> tuple[str | None, str | None, str 
     sips = joinlinks.find_sip_uris(location) or joinlinks.find_sip_uris(description)
     return (link.url if link else None, link.service if link else None,
             sips[0] if sips else None)
-
-
-def _joinlinks() -> Any:  # Any: the module or the stand-in class, alike only by duck typing
-    """:mod:`shared.joinlinks`, or a minimal stand-in while that module is not installed."""
-    try:
-        from shared import joinlinks
-    except ImportError:
-        return _MinimalJoinLinks
-    return joinlinks
-
-
-class _MinimalJoinLinks:
-    """First http(s) URL / ``sip:``-less SIP URI; only used until shared.joinlinks lands."""
-
-    @dataclass(frozen=True)
-    class JoinLink:
-        url: str
-        service: str
-        source: str
-
-    @classmethod
-    def find_join_link(cls, *, conference_data: Mapping[str, Any] | None, location: str | None,
-                       description: str | None) -> _MinimalJoinLinks.JoinLink | None:
-        for entry in (conference_data or {}).get("entryPoints") or []:
-            if entry.get("entryPointType") == "video" and entry.get("uri"):
-                return cls.JoinLink(entry["uri"], "google-meet", "conferenceData")
-        for source, text in (("location", location), ("description", description)):
-            url = joinblock.url_in(text)
-            if url:
-                service = "webex" if ".webex.com" in url else "custom"
-                return cls.JoinLink(url, service, source)
-        return None
-
-    @staticmethod
-    def find_sip_uris(text: str | None) -> list[str]:
-        import re
-
-        return re.findall(r"(?<![\w.@])(?:sip:)?[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.webex\.com\b",
-                          text or "")
 
 
 def _sealed_record(event: Mapping[str, Any], email: str, url: str | None,
@@ -201,14 +163,14 @@ def delete_series(services: Services, user_id: str, series_id: str,
 
 def clear_user(services: Services, user_id: str) -> int:
     """Drop the user's whole index (before a full resync rebuilds it)."""
-    services.store.delete_where("series", [Filter("user_id", "==", user_id)])
+    services.store.delete_where(names.SERIES, [Filter("user_id", "==", user_id)])
     return services.store.delete_where(COLLECTION, [Filter("user_id", "==", user_id)])
 
 
 def series_ids(services: Services, user_id: str) -> list[str]:
     """Recurring masters indexed for the user (re-expanded daily as the window moves)."""
     return [doc["event_id"] for _key, doc in
-            services.store.query("series", [Filter("user_id", "==", user_id)])]
+            services.store.query(names.SERIES, [Filter("user_id", "==", user_id)])]
 
 
 def index_event(services: Services, gateway: CalendarGateway, user_id: str, email: str,
@@ -219,7 +181,7 @@ def index_event(services: Services, gateway: CalendarGateway, user_id: str, emai
         changes = [c for c in [delete(services, record_key(user_id, event_id))] if c]
         if not event.get("recurringEventId"):
             changes += delete_series(services, user_id, event_id)
-            services.store.delete("series", record_key(user_id, event_id))
+            services.store.delete(names.SERIES, record_key(user_id, event_id))
         return changes
     if event.get("recurrence"):
         lo, hi = window(services)
@@ -234,7 +196,7 @@ def index_event(services: Services, gateway: CalendarGateway, user_id: str, emai
             if change:
                 changes.append(change)
         changes += delete_series(services, user_id, event_id, keep)
-        services.store.merge("series", record_key(user_id, event_id),
+        services.store.merge(names.SERIES, record_key(user_id, event_id),
                              {"user_id": user_id, "event_id": event_id})
         return changes
     change = upsert(services, user_id, email, event, event.get("recurringEventId"))

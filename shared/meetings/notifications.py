@@ -40,6 +40,7 @@ from shared.clock import to_rfc3339
 from shared.crypto.sealer import SealedDataError
 from shared.logs import fields
 from shared.meetings import index as meetings_index
+from shared.store import names
 from shared.store.base import Filter
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-COLLECTION = "notifications"
+COLLECTION = names.NOTIFICATIONS
 GRACE = timedelta(minutes=5)  # a late tick still notifies until the meeting is this far in
 KEEP = timedelta(days=3)  # idempotency keys expire (Firestore TTL) well after the meeting
 CLAIM_LEASE = timedelta(seconds=90)  # longer than a tick's work, well inside GRACE
@@ -76,7 +77,7 @@ def on_tick(services: Services) -> int:
             continue  # over already (a meeting shorter than the grace): nothing to join
         user_id = str(doc["user_id"])
         if user_id not in active:
-            user = services.store.get("users", user_id) or {}
+            user = services.store.get(names.USERS, user_id) or {}
             active[user_id] = user.get("status") == "active"
         if not active[user_id]:
             continue

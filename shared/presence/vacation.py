@@ -54,6 +54,7 @@ from shared.google.errors import (
     GoogleTransientError,
 )
 from shared.logs import fields
+from shared.store import names
 from shared.store.base import Filter
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ _LOGGER = logging.getLogger(__name__)
 
 AVAILABLE = "available"
 OUT_OF_OFFICE = "out_of_office"
-COLLECTION = "presence"
+COLLECTION = names.PRESENCE
 USER_PAGE = 500
 
 
@@ -217,7 +218,7 @@ def active_user_ids(services: Services) -> Iterator[str]:
     """Active users with a mailbox, in key order, read page by page."""
     last: str | None = None
     while True:
-        page = services.store.query("users", [Filter("status", "==", "active")],
+        page = services.store.query(names.USERS, [Filter("status", "==", "active")],
                                     limit=USER_PAGE, start_after=last)
         for key, doc in page:
             if doc.get("kind", "user") == "user":
@@ -295,7 +296,7 @@ def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer) -> st
             if current.get("publish_pending"):
                 _publish(services, user_id, current)
             return "skipped"
-        user = services.store.get("users", user_id)
+        user = services.store.get(names.USERS, user_id)
         if not user or user.get("status") != "active" or not user.get("email"):
             return "skipped"
         pacer.wait()

@@ -2,7 +2,7 @@
 
 ``PER_USER_BY_KEY`` and ``PER_USER_BY_FIELD`` list what belongs to one user, so deactivation
 derives what to forget from here: a new per-user collection added to them is shredded with the
-user, and one left out of both fails ``tests/shared/users/test_deactivation.py``.
+user, and one left out of every list fails ``tests/shared/users/test_deactivation.py``.
 """
 
 from __future__ import annotations
@@ -27,3 +27,5 @@ PER_USER_BY_FIELD = (MEETINGS, NOTIFICATIONS, SERIES)
 # Per-user data with its own way out: channels are stopped at Google (their records kept, as
 # stopped), data keys are crypto-shredded by the sealer, the user record keeps the status.
 PER_USER_HANDLED_APART = (CHANNELS, DATA_KEYS, USERS)
+# Not per user: delivery bookkeeping and counters, which expire through TTL.
+NOT_PER_USER = (PROCESSED, ATTEMPTS, RATELIMITS, ORPHAN_STOPS)

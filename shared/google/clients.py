@@ -55,7 +55,7 @@ def delegated_credentials(
 
     if service_account_info is not None:
         info = {**service_account_info, "token_uri": token_uri}
-        return service_account.Credentials.from_service_account_info(
+        return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             info, scopes=list(scopes), subject=subject)
     if not signer_email:
         raise ValueError("keyless delegation needs the delegated service account's email")
@@ -64,9 +64,9 @@ def delegated_credentials(
     from google.auth.transport.requests import Request
 
     source, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    signer = iam.Signer(Request(), source, signer_email)
-    return service_account.Credentials(signer, signer_email, token_uri, scopes=list(scopes),
-                                       subject=subject)
+    signer = iam.Signer(Request(), source, signer_email)  # type: ignore[no-untyped-call]
+    return service_account.Credentials(  # type: ignore[no-untyped-call]
+        signer, signer_email, token_uri, scopes=list(scopes), subject=subject)
 
 
 # -- thread-safe transport (issue #17; see the module docstring) -------------------------------

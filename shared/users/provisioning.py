@@ -9,10 +9,8 @@ Deactivation stops the channels and forgets everything kept about the user.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
-from shared.bus.base import Topics
 from shared.clock import to_rfc3339
 from shared.google.errors import GoogleTransientError
 from shared.logs import fields
@@ -28,9 +26,7 @@ _LOGGER = logging.getLogger(__name__)
 
 def activate_now(services: Any, email: str) -> str:
     """Activate and validate one user synchronously; returns the resulting status."""
-    email = email.strip().lower()
-    user_id = services.pseudonym(email)
-    current = services.store.get(COLLECTION, user_id) or {}
+    email, user_id, current = status.current_record(services, email)
     if current.get("status") == "active":
         return "active"  # activating an active user is a no-op
     now = to_rfc3339(services.clock.now())
@@ -45,15 +41,7 @@ def activate_now(services: Any, email: str) -> str:
         return status.record_failure(services, user_id, exc)
     except GoogleTransientError:
         return status.record_deferred(services, user_id)
-    services.store.merge(COLLECTION, user_id, {
-        "status": "active", "reason_code": None, "reason": None, "validation_attempts": 0,
-        "next_validation_at": None, "validated_at": to_rfc3339(services.clock.now()),
-        "next_reconcile_at": to_rfc3339(services.clock.now() + timedelta(
-            seconds=services.config.reconcile_interval_seconds)), **settings})
-    services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
-                         ordering_key=user_id)
-    _LOGGER.info("user activated", extra=fields(user=user_id))
-    return "active"
+    return status.record_active(services, user_id, settings)
 
 
 def run_job(services: Any, data: dict[str, Any]) -> None:
@@ -69,9 +57,7 @@ def deactivate(services: Any, email: str) -> str:
     After this nothing the service kept about the user is readable (the wrapped data keys are
     gone), and pushes still in flight find no active channel and are ignored.
     """
-    email = email.strip().lower()
-    user_id = services.pseudonym(email)
-    user = services.store.get(COLLECTION, user_id) or {}
+    email, user_id, user = status.current_record(services, email)
     stop_all_channels(services, user_id, {**user, "email": email}, tolerate_transient=True)
     for collection in names.PER_USER_BY_KEY:
         services.store.delete(collection, user_id)

@@ -188,8 +188,7 @@ def revalidate(services: Any, email: str) -> str:
     Active and deactivated users are left alone (re-validating an active user would open a
     second watch channel); the current status is returned unchanged for them.
     """
-    email = email.strip().lower()
-    doc = services.store.get(USERS, services.pseudonym(email)) or {}
+    email, _user_id, doc = status.current_record(services, email)
     if doc.get("status") not in ("error", "pending", "validating"):
         return str(doc.get("status", "unknown"))
     if doc.get("kind") == "workspace":

@@ -16,6 +16,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from shared.bus.base import Topics
 from shared.clock import to_rfc3339
 from shared.google.errors import ApiDisabled, DelegationRefused, GooglePermanentError
 from shared.google.factory import CALENDAR_SCOPE, GMAIL_SETTINGS_SCOPE
@@ -66,6 +67,30 @@ def record_failure(services: Any, user_id: str, failure: ValidationFailed, *,
         "next_validation_at": to_rfc3339(services.clock.now() + backoff)})
     _LOGGER.warning("%s moved to error", kind, extra=fields(user=user_id, reason=failure.code))
     return "error"
+
+
+def record_active(services: Any, user_id: str, fields_: dict[str, Any], *,
+                  kind: str = "user") -> str:
+    """Validated and watched: ``active``, the back-off forgotten, reconciliation scheduled,
+    and the initial sync queued (it indexes the calendar and patches pending keywords)."""
+    now = services.clock.now()
+    services.store.merge(COLLECTION, user_id, {
+        **fields_, "status": "active", "reason_code": None, "reason": None,
+        "validation_attempts": 0, "next_validation_at": None, "validated_at": to_rfc3339(now),
+        "next_reconcile_at": to_rfc3339(now + timedelta(
+            seconds=services.config.reconcile_interval_seconds))})
+    services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
+                         ordering_key=user_id)
+    _LOGGER.info("%s activated", kind, extra=fields(user=user_id))
+    return "active"
+
+
+def current_record(services: Any, address: str) -> tuple[str, str, dict[str, Any]]:
+    """``(address, user_id, stored record)`` with the address normalised as every admin call
+    normalises it (trimmed, lower-case)."""
+    address = address.strip().lower()
+    user_id = services.pseudonym(address)
+    return address, user_id, services.store.get(COLLECTION, user_id) or {}
 
 
 def record_deferred(services: Any, user_id: str, *, base: dict[str, Any] | None = None) -> str:

@@ -10,20 +10,23 @@ crypto-shreds the room's data like a user's, and removes the sharing rule (``acl
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
-from shared.bus.base import Topics
-from shared.clock import to_rfc3339
 from shared.google.errors import (
     DelegationRefused,
     GoneOrMissing,
     GooglePermanentError,
     GoogleTransientError,
 )
-from shared.logs import fields
 from shared.users import provisioning
-from shared.users.status import COLLECTION, ValidationFailed, record_deferred, record_failure
+from shared.users.status import (
+    COLLECTION,
+    ValidationFailed,
+    current_record,
+    record_active,
+    record_deferred,
+    record_failure,
+)
 from shared.users.watch import ensure_channel
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,9 +34,7 @@ _LOGGER = logging.getLogger(__name__)
 
 def activate_workspace(services: Any, room: str) -> str:
     """Share, watch and index a room calendar; returns the resulting status."""
-    room = room.strip().lower()
-    user_id = services.pseudonym(room)
-    current = services.store.get(COLLECTION, user_id) or {}
+    room, user_id, current = current_record(services, room)
     if current.get("status") == "active":
         return "active"
     admin, reader = services.config.workspace_admin, services.config.room_reader
@@ -61,23 +62,13 @@ def activate_workspace(services: Any, room: str) -> str:
                       "use a Workspace admin with rights on calendar resources.")
     except GoogleTransientError:
         return record_deferred(services, user_id, base=base)
-    now = services.clock.now()
-    services.store.merge(COLLECTION, user_id, {
-        **base, "status": "active", "reason_code": None, "reason": None,
-        "validation_attempts": 0, "acl_rule_id": rule["id"], "validated_at": to_rfc3339(now), "next_validation_at": None,
-        "next_reconcile_at": to_rfc3339(now + timedelta(
-            seconds=services.config.reconcile_interval_seconds))})
-    services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
-                         ordering_key=user_id)
-    _LOGGER.info("workspace activated", extra=fields(user=user_id))
-    return "active"
+    return record_active(services, user_id, {**base, "acl_rule_id": rule["id"]},
+                         kind="workspace")
 
 
 def deactivate_workspace(services: Any, room: str) -> str:
     """Stop the watch, shred the room's data, and take back the sharing rule."""
-    room = room.strip().lower()
-    user_id = services.pseudonym(room)
-    doc = services.store.get(COLLECTION, user_id) or {}
+    room, user_id, doc = current_record(services, room)
     status = provisioning.deactivate(services, room)
     rule_id, admin = doc.get("acl_rule_id"), services.config.workspace_admin
     if rule_id and admin:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.keyword import joinblock
 
@@ -67,3 +70,43 @@ def test_every_catalogue_is_complete_and_compiled() -> None:
         if locale != "en":
             assert all(catalog[i].string and not catalog[i].fuzzy for i in ids), locale
             assert all(compiled[i].string == catalog[i].string for i in ids), locale
+
+
+# -- scanning user text: the innermost block, in linear time --------------------------------
+_PIECES = [joinblock.BEGIN, joinblock.END, "x", "\n", " https://a.example/j ", "-::~"]
+
+
+_ORACLE = (re.escape(joinblock.BEGIN) + "(?:(?!" + re.escape(joinblock.BEGIN) + ").)*?"
+           + re.escape(joinblock.END))
+
+
+def _oracle_find(text: str) -> str | None:
+    """Reference for small inputs: an END with the nearest BEGIN before it (a tempered token:
+    no BEGIN inside), as a backtracking regex would say it."""
+    match = re.search(_ORACLE, text, re.DOTALL)
+    return match.group(0) if match else None
+
+
+def _oracle_strip(text: str) -> str:
+    return re.sub(_ORACLE, "", text, flags=re.DOTALL).rstrip()
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_block_scanning_finds_the_innermost_block(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert joinblock.find(text) == _oracle_find(text)
+    assert joinblock.strip(text) == _oracle_strip(text)
+
+
+def test_a_description_of_start_delimiters_keeps_the_users_text_and_finds_no_block() -> None:
+    """800 KB of our own start delimiter (an attack that stalled processing for 70 s per edit
+    with the lazy regex): no block is found and nothing the user wrote is removed."""
+    hostile = "agenda\n" + joinblock.BEGIN * 16_000
+    assert joinblock.find(hostile) is None
+    assert joinblock.strip(hostile) == hostile.rstrip()
+    real = joinblock.render(joinblock.BlockContent("https://example.webex.com/meet/a", "Webex"),
+                            locale="en", timezone="UTC", created=datetime(2026, 1, 1, tzinfo=UTC))
+    appended = joinblock.append(hostile, real)
+    assert joinblock.find(appended) is not None
+    assert joinblock.strip(appended) == hostile.rstrip()  # all the user's text survives
+    assert joinblock.url_in(joinblock.find(appended)) == "https://example.webex.com/meet/a"

@@ -15,6 +15,7 @@ class FaultSettings:
     timeout: float = 0.0
     duplicate_push: float = 0.0
     drop_push: float = 0.0
+    early_sync: float = 0.0
     seed: int = 0
 
 
@@ -44,10 +45,13 @@ class Faults:
             return queue.pop(0)
 
     def set(self, *, rate_limit: float = 0.0, server_error: float = 0.0, timeout: float = 0.0,
-            duplicate_push: float = 0.0, drop_push: float = 0.0, seed: int = 0) -> None:
+            duplicate_push: float = 0.0, drop_push: float = 0.0, early_sync: float = 0.0,
+            seed: int = 0) -> None:
+        """``early_sync``: share of ``events.watch`` calls whose ``sync`` message reaches the
+        address *before* the watch call answers, which Google does not rule out."""
         with self._lock:
             self.settings = FaultSettings(rate_limit, server_error, timeout, duplicate_push,
-                                          drop_push, seed)
+                                          drop_push, early_sync, seed)
             self._random = random.Random(seed)
 
     def draw_request(self) -> str | None:
@@ -67,6 +71,13 @@ class Faults:
                 return None
             self.injected[kind] += 1
             return kind
+
+    def draw_early_sync(self) -> bool:
+        with self._lock:
+            if self.settings.early_sync and self._random.random() < self.settings.early_sync:
+                self.injected["early_sync"] += 1
+                return True
+            return False
 
     def draw_push(self) -> str | None:
         with self._lock:

@@ -146,6 +146,9 @@ class App:
             with self.sim.lock:
                 status, result = self.dispatch(key, token.subject, params, query, body,
                                                environ.get("HTTP_IF_MATCH"))
+            if key == "calendar.events.watch" and self.sim.faults.draw_early_sync():
+                # The channel's ``sync`` message overtakes the watch answer.
+                self.sim.deliver_pushes(channel_id=str(result["id"]))
             if fault == "timeout_applied":
                 return -1, None, {}  # applied; the answer is lost on the way back
             return status, result, {}

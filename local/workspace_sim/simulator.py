@@ -203,14 +203,19 @@ class WorkspaceSimulator:
         with self.lock:
             return min((p.due for p in self._pushes), default=None)
 
-    def deliver_pushes(self) -> int:
-        """POST every due notification; returns how many were accepted (2xx)."""
+    def deliver_pushes(self, *, channel_id: str | None = None) -> int:
+        """POST every due notification (or, with ``channel_id``, every pending one of that
+        channel, due or not); returns how many were accepted (2xx)."""
         import requests
 
         now = self.clock.now()
+
+        def take(push: _Push) -> bool:
+            return push.channel.id == channel_id if channel_id else push.due <= now
+
         with self.lock:
-            due = [p for p in self._pushes if p.due <= now]
-            self._pushes = [p for p in self._pushes if p.due > now]
+            due = [p for p in self._pushes if take(p)]
+            self._pushes = [p for p in self._pushes if not take(p)]
         delivered = 0
         for push in due:
             channel = push.channel

@@ -138,6 +138,20 @@ def test_watch_sends_sync_then_exists_with_increasing_numbers_and_google_headers
     assert first["body"] == b""
 
 
+def test_early_sync_reaches_the_address_before_the_watch_call_answers(sim, receiver):
+    """Google does not promise that ``events.watch`` answers before the channel's ``sync``
+    message arrives; with ``early_sync`` the simulator delivers it first, every time."""
+    sim.faults.set(early_sync=1.0)
+    cal = calendar_for(sim, ALICE)
+    cal.events().watch(calendarId="primary", body={
+        "id": "chan-e", "type": "web_hook", "address": receiver.url, "token": "tok"}).execute()
+    # Delivered inside the watch call: nothing was pending, nothing needed delivering after.
+    assert [(r["X-Goog-Resource-State"], r["X-Goog-Channel-Id"]) for r in receiver.received] \
+        == [("sync", "chan-e")]
+    assert sim.pending_pushes() == 0
+    assert sim.faults.injected["early_sync"] == 1
+
+
 def test_failed_push_is_retried_with_backoff_in_clock_time(sim, clock, receiver):
     cal = calendar_for(sim, ALICE)
     receiver.status = 500

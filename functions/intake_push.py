@@ -32,9 +32,7 @@ def intake_push(request: Request) -> HttpResult:
     if request.method != "POST":
         return "", 405, {"Allow": "POST"}
     try:
-        # werkzeug's Headers (case-insensitive .get, which intake relies on) is no typing.Mapping;
-        # shared.changes.intake's annotation is corrected when that module is typed (#17).
-        outcome = intake.accept_push(services, request.headers)  # type: ignore[arg-type]
+        outcome = intake.accept_push(services, request.headers)
     except HybridcalError as exc:
         return error_response(exc)
     return "", outcome.http_status

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
 from shared.errors import BadRequest
+from shared.http.messages import HeaderLookup
 from shared.logs import fields
 from shared.store import names
 from shared.users.watch import token_hash
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 STATES = ("sync", "exists", "not_exists")
@@ -30,7 +33,9 @@ class Outcome:
     http_status: int
 
 
-def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
+def accept_push(services: Services, headers: HeaderLookup) -> Outcome:
+    """``headers`` are looked up by Google's mixed-case names: Flask's case-insensitive
+    ``Headers`` deployed, or a dict holding those exact names."""
     channel_id = headers.get("X-Goog-Channel-ID") or ""
     state = headers.get("X-Goog-Resource-State") or ""
     number = headers.get("X-Goog-Message-Number") or ""
@@ -61,7 +66,7 @@ def accept_push(services: Any, headers: Mapping[str, str]) -> Outcome:
     return Outcome("accepted", 200)
 
 
-def _request_orphan_stop(services: Any, channel_id: str, resource_id: str) -> None:
+def _request_orphan_stop(services: Services, channel_id: str, resource_id: str) -> None:
     """Ask the renewal worker to stop a channel we do not know, at most once per channel and
     at most ``ORPHAN_STOPS_PER_MINUTE`` a minute, so forged pushes cannot make us a call
     amplifier. Stale channels die; a flood of made-up ids costs one counter write each."""

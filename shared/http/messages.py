@@ -8,16 +8,25 @@ The domain APIs (provisioning, meetings) take an :class:`ApiRequest` and return 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from shared.errors import BadRequest
 
 MAX_JSON_DEPTH = 32
 
 
-def bearer_token(headers: Mapping[str, str]) -> str | None:
+class HeaderLookup(Protocol):
+    """Request headers as they are read: ``get(name)`` answers the value or None.
+
+    Flask's and werkzeug's ``Headers`` are case-insensitive (they are no ``Mapping``); a plain
+    dict, such as :attr:`ApiRequest.headers`, answers only the names as it holds them.
+    """
+
+    def get(self, name: str, /) -> str | None: ...
+
+
+def bearer_token(headers: HeaderLookup) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, else None.
 
     The scheme is case-insensitive; spaces (ASCII, as HTTP has them) around the value and

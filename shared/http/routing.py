@@ -54,7 +54,8 @@ class Router:
         self._adapter = self._map.bind("localhost")
         self._not_found = not_found
 
-    def match(self, method: str, path: str) -> tuple[str, dict[str, Any]]:
+    # Any: a path value is whatever its rule's converter answers (the APIs' rules all give str)
+    def match(self, method: str, path: str) -> tuple[str, Mapping[str, Any]]:
         if not path.startswith("/") or path.startswith("//"):  # werkzeug would strip those
             raise NotFound(self._not_found)
         try:

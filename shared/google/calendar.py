@@ -37,6 +37,7 @@ class Calendar:
         self.calendar_id = calendar_id
         self._sleep = sleep
 
+    # Any: googleapiclient ships no types (an HttpRequest in, Google's JSON answer out)
     def _run(self, request: Any, *, etag: str | None = None) -> Any:
         if etag:
             request.headers["If-Match"] = etag

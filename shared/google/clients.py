@@ -29,7 +29,12 @@ import json
 import threading
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # google-auth and httplib2 load when a client is built, never at import
+    import httplib2
+    from google.auth.credentials import Credentials
+    from google.oauth2 import service_account
 
 # The two scopes delegation grants, in the order (calendar, gmail); the harness acts as a
 # calendar client through the same delegated credentials.
@@ -45,7 +50,7 @@ def delegated_credentials(
     service_account_info: dict[str, Any] | None = None,
     signer_email: str | None = None,
     token_uri: str = "https://oauth2.googleapis.com/token",
-) -> Any:
+) -> service_account.Credentials:
     """Credentials acting as ``subject`` with exactly ``scopes`` (they cache their token).
 
     With ``subject`` None they act as nobody yet: callers derive per-user credentials with
@@ -53,10 +58,12 @@ def delegated_credentials(
     """
     from google.oauth2 import service_account
 
+    credentials: service_account.Credentials
     if service_account_info is not None:
         info = {**service_account_info, "token_uri": token_uri}
-        return service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             info, scopes=list(scopes), subject=subject)
+        return credentials
     if not signer_email:
         raise ValueError("keyless delegation needs the delegated service account's email")
     import google.auth
@@ -79,7 +86,7 @@ class _ThreadHttp:
         self.timeout = timeout
         self._local = threading.local()
 
-    def current(self) -> Any:
+    def current(self) -> httplib2.Http:
         http = getattr(self._local, "http", None)
         if http is None:
             import httplib2
@@ -91,6 +98,7 @@ class _ThreadHttp:
             weakref.finalize(threading.current_thread(), http.close)
         return http
 
+    # Any: forwards ``httplib2.Http.request``, which its stubs leave unannotated
     def request(self, *args: Any, **kwargs: Any) -> Any:
         return self.current().request(*args, **kwargs)
 
@@ -113,10 +121,11 @@ def _authorized_http_class() -> type:
         invalid, so 40 requests arriving together for one user would make 40 token grants.
         Here the first refreshes and the others wait for its token."""
 
-        def __init__(self, credentials: Any, refresh_lock: Any) -> None:
+        def __init__(self, credentials: Credentials, refresh_lock: threading.Lock) -> None:
             super().__init__(credentials, http=_THREAD_HTTP)
             self.refresh_lock = refresh_lock
 
+        # Any: google_auth_httplib2 ships no types (forwards httplib2's request arguments)
         def request(self, *args: Any, **kwargs: Any) -> Any:
             if not self.credentials.valid:
                 with self.refresh_lock:
@@ -127,11 +136,14 @@ def _authorized_http_class() -> type:
     return SerialRefreshAuthorizedHttp
 
 
-def authorized_http(credentials: Any) -> Any:
+# Any: google_auth_httplib2 ships no types (an ``AuthorizedHttp``)
+def authorized_http(credentials: Credentials) -> Any:
     """A thread-safe authorized transport for ``credentials``: what a client is built with."""
     return _authorized_http_class()(credentials, threading.Lock())
 
 
+# Any: googleapiclient ships no types (an ``AuthorizedHttp`` in, an ``HttpRequest`` out, and
+# HttpRequest's arguments passed through)
 def _thread_safe_request(http: Any, *args: Any, **kwargs: Any) -> Any:
     """googleapiclient ``requestBuilder``: every request gets an ``AuthorizedHttp`` of its own,
     sharing only the client's credentials (and their refresh lock)."""
@@ -168,12 +180,13 @@ def _discovery_document(api: str, version: str) -> dict[str, Any]:
         return document
 
 
-def _build_every_collection(resource: Any) -> None:
+def _build_every_collection(resource: Any) -> None:  # Any: googleapiclient ships no types
     for name in resource._resourceDesc.get("resources", {}):
         _build_every_collection(getattr(resource, name)())
 
 
-def _build(api: str, version: str, credentials: Any, api_endpoint: str | None) -> Any:
+# Any: googleapiclient ships no types (a ``Resource``)
+def _build(api: str, version: str, credentials: Credentials, api_endpoint: str | None) -> Any:
     from googleapiclient.discovery import build_from_document
 
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
@@ -182,7 +195,7 @@ def _build(api: str, version: str, credentials: Any, api_endpoint: str | None) -
         requestBuilder=_thread_safe_request, client_options=options))
 
 
-def _memoize_collections(resource: Any) -> Any:
+def _memoize_collections(resource: Any) -> Any:  # Any: googleapiclient ships no types
     """Make ``service.events()`` (and every nested collection) build its methods once.
 
     googleapiclient builds a fresh sub-resource, with dozens of methods created from the
@@ -194,7 +207,7 @@ def _memoize_collections(resource: Any) -> Any:
         original = getattr(resource, name, None)
         if original is None:
             continue
-        built: list[Any] = []
+        built: list[Any] = []  # Any: googleapiclient ships no types
 
         def accessor(original: Any = original, built: list[Any] = built) -> Any:
             if not built:
@@ -205,11 +218,13 @@ def _memoize_collections(resource: Any) -> Any:
     return resource
 
 
-def calendar_service(credentials: Any, api_endpoint: str | None = None) -> Any:
+# Any: googleapiclient ships no types (a ``Resource``)
+def calendar_service(credentials: Credentials, api_endpoint: str | None = None) -> Any:
     """Calendar v3 ``Resource`` (static discovery: no network fetch of the document)."""
     return _build("calendar", "v3", credentials, api_endpoint)
 
 
-def gmail_service(credentials: Any, api_endpoint: str | None = None) -> Any:
+# Any: googleapiclient ships no types (a ``Resource``)
+def gmail_service(credentials: Credentials, api_endpoint: str | None = None) -> Any:
     """Gmail v1 ``Resource``."""
     return _build("gmail", "v1", credentials, api_endpoint)

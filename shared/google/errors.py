@@ -82,7 +82,7 @@ class InvalidIdToken(PermanentError):
         self.problem = problem
 
 
-def http_error_details(exc: Any) -> tuple[int, str, str]:
+def http_error_details(exc: Any) -> tuple[int, str, str]:  # Any: googleapiclient ships no types
     """``(status, reason, message)`` from a googleapiclient ``HttpError``."""
     status = int(getattr(getattr(exc, "resp", None), "status", 0) or 0)
     reason, message = "", ""

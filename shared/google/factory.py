@@ -14,10 +14,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.google.calendar import Calendar
 from shared.google.gmail import Gmail
+
+if TYPE_CHECKING:  # google-auth loads when a client is built, never at import
+    from google.oauth2 import service_account
 
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 GMAIL_SETTINGS_SCOPE = "https://www.googleapis.com/auth/gmail.settings.basic"
@@ -48,9 +51,11 @@ class WorkspaceFactory:
         self._signer_email = signer_email
         self._max = max_cached_users
         self._sleep = sleep  # backoff waits; the embedded stack passes simulated time
+        # Any: googleapiclient ships no types (a Resource per (api, user))
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
-        self._signing: dict[str, Any] = {}  # scope -> credentials without a subject
+        # scope -> credentials without a subject
+        self._signing: dict[str, service_account.Credentials] = {}
 
     @property
     def client_id(self) -> str | None:
@@ -71,7 +76,7 @@ class WorkspaceFactory:
             for api in ("calendar", "gmail"):
                 self._cache.pop((api, user), None)
 
-    def _get(self, api: str, user: str) -> Any:
+    def _get(self, api: str, user: str) -> Any:  # Any: googleapiclient ships no types
         key = (api, user)
         with self._lock:
             if key in self._cache:
@@ -87,16 +92,18 @@ class WorkspaceFactory:
                 self._cache.popitem(last=False)
         return resource
 
-    def _build(self, api: str, user: str) -> Any:
+    def _build(self, api: str, user: str) -> Any:  # Any: googleapiclient ships no types
         from shared.google import clients
 
         scope = CALENDAR_SCOPE if api == "calendar" else GMAIL_SETTINGS_SCOPE
-        credentials = self._signing_credentials(scope).with_subject(user)
+        # google-auth leaves with_subject unannotated; it answers the same Credentials type
+        credentials: service_account.Credentials = (
+            self._signing_credentials(scope).with_subject(user))  # type: ignore[no-untyped-call]
         if api == "calendar":
             return clients.calendar_service(credentials, api_endpoint=self._api_endpoint)
         return clients.gmail_service(credentials, api_endpoint=self._api_endpoint)
 
-    def _signing_credentials(self, scope: str) -> Any:
+    def _signing_credentials(self, scope: str) -> service_account.Credentials:
         """One signer per process: parsing an RSA key (or finding the ambient credentials for
         IAM ``signJwt``) costs tens of milliseconds, far more than the per-user copy
         ``with_subject`` makes of it."""

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.google.errors import GoogleTransientError, InvalidIdToken
+
+if TYPE_CHECKING:  # google-auth and requests load on first verification, never at import
+    from google.auth import transport
+    from google.auth.transport import requests as auth_requests
 
 CERTS_TIMEOUT_SECONDS = 10
 POOL_SIZE = 64  # above meetings_api's 40 concurrent requests per instance
 
-_TRANSPORT: Any = None
+_TRANSPORT: _TimedRequest | None = None
 _TRANSPORT_LOCK = threading.Lock()
 
 
@@ -39,7 +43,7 @@ def verify(token: str, *, audience: str, certs_url: str) -> dict[str, Any]:
     if not audience:
         raise ValueError("an ID token is only verified for an audience")  # None skips the check
     try:
-        claims: Mapping[str, Any] = id_token.verify_token(
+        claims: Mapping[str, Any] = id_token.verify_token(  # Any: the token's JSON claims
             token, _transport(), audience=audience, certs_url=certs_url)
     except exceptions.TransportError as exc:
         raise GoogleTransientError(
@@ -61,6 +65,8 @@ def _cause(exc: BaseException) -> str:
     return "the endpoint did not answer 200"
 
 
+# Any: google-auth wants its ``transport.Request``, which _TimedRequest is only by duck typing
+# (subclassing it would import google.auth when this module is imported)
 def _transport() -> Any:
     """The process-wide transport (built on first use: requests is imported only here)."""
     global _TRANSPORT
@@ -81,10 +87,14 @@ class _TimedRequest:
     """google-auth's ``Request`` with :data:`CERTS_TIMEOUT_SECONDS` (``verify_token`` passes
     none, and google-auth's own default is 120 s)."""
 
-    def __init__(self, request: Any) -> None:
+    def __init__(self, request: auth_requests.Request) -> None:
         self._request = request
 
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
-                 timeout: float | None = None, **kwargs: Any) -> Any:
-        return self._request(url, method=method, body=body, headers=headers,
-                             timeout=timeout or CERTS_TIMEOUT_SECONDS, **kwargs)
+    def __call__(self, url: str, method: str = "GET", body: bytes | None = None,
+                 headers: Mapping[str, str] | None = None, timeout: float | None = None,
+                 **kwargs: Any) -> transport.Response:  # Any: passed on to requests
+        # google-auth leaves Request.__call__ unannotated; it answers a transport.Response
+        response: transport.Response = self._request(
+            url, method=method, body=body, headers=headers,
+            timeout=timeout or CERTS_TIMEOUT_SECONDS, **kwargs)
+        return response

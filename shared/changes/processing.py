@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.changes import sync
@@ -35,6 +35,9 @@ from shared.users import watch
 from shared.users.status import COLLECTION as USERS
 from shared.users.status import calendar_target, mark_error
 
+if TYPE_CHECKING:
+    from shared.runtime import Services
+
 _LOGGER = logging.getLogger(__name__)
 
 MAX_ROUNDS = 5
@@ -46,7 +49,7 @@ class LeaseHeld(TransientError):
     """The user's sync lease is taken; redelivery (with backoff) retries after it expires."""
 
 
-def handle_calendar_change(services: Any, data: dict[str, Any]) -> None:
+def handle_calendar_change(services: Services, data: dict[str, Any]) -> None:
     """Entry from ``process_changes``; raising asks for redelivery."""
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
@@ -89,7 +92,7 @@ def handle_calendar_change(services: Any, data: dict[str, Any]) -> None:
         raise
 
 
-def _queue_sync(services: Any, user_id: str) -> None:
+def _queue_sync(services: Services, user_id: str) -> None:
     try:
         services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "push"},
                              ordering_key=user_id)
@@ -98,13 +101,13 @@ def _queue_sync(services: Any, user_id: str) -> None:
         raise
 
 
-def _gateway(services: Any, user: dict[str, Any]) -> Calendar:
+def _gateway(services: Services, user: dict[str, Any]) -> Calendar:
     """A user's primary calendar as the user; a workspace's room calendar as the room reader."""
     acts_as, calendar_id = calendar_target(user)
     return services.workspace.calendar(acts_as, calendar_id)
 
 
-def _sync_round(services: Any, user_id: str, user: dict[str, Any]) -> None:
+def _sync_round(services: Services, user_id: str, user: dict[str, Any]) -> None:
     email = str(user["email"])
     gateway = _gateway(services, user)
     result = sync.run_sync(gateway, services.store, user_id, services.clock.now())
@@ -126,7 +129,7 @@ def _sync_round(services: Any, user_id: str, user: dict[str, Any]) -> None:
     _publish(services, user_id, changes)
 
 
-def _should_patch(services: Any, event: dict[str, Any], email: str) -> bool:
+def _should_patch(services: Services, event: dict[str, Any], email: str) -> bool:
     """Organizer's copy, not cancelled, not over (masters always: the series may go on)."""
     if event.get("status") == "cancelled" or not is_organizer_copy(event, email):
         return False
@@ -139,8 +142,8 @@ def _should_patch(services: Any, event: dict[str, Any], email: str) -> bool:
     return when > services.clock.now()
 
 
-def _refresh_window(services: Any, gateway: Any, user_id: str, email: str, *,
-                    full: bool) -> list[meetings_index.Change]:
+def _refresh_window(services: Services, gateway: sync.CalendarGateway, user_id: str,
+                    email: str, *, full: bool) -> list[meetings_index.Change]:
     """Once a day re-expand recurring series over the moved window and drop past records."""
     now = services.clock.now()
     state = services.store.get(sync.COLLECTION, user_id) or {}
@@ -168,7 +171,7 @@ def _refresh_window(services: Any, gateway: Any, user_id: str, email: str, *,
     return changes
 
 
-def _publish(services: Any, user_id: str, changes: list[meetings_index.Change]) -> None:
+def _publish(services: Services, user_id: str, changes: list[meetings_index.Change]) -> None:
     """Sealed ``meetings-updated`` messages (chunks of at most ``PAYLOAD_CHUNK`` changes)."""
     for start in range(0, len(changes), PAYLOAD_CHUNK):
         chunk = changes[start:start + PAYLOAD_CHUNK]
@@ -179,7 +182,8 @@ def _publish(services: Any, user_id: str, changes: list[meetings_index.Change]) 
             **services.sealer.seal_for_publish(user_id, place, payload)}, ordering_key=user_id)
 
 
-def _stop_channel(services: Any, user: dict[str, Any] | None, channel_id: Any) -> None:
+def _stop_channel(services: Services, user: dict[str, Any] | None,
+                  channel_id: object) -> None:
     """Best effort: a channel of an inactive user keeps costing pushes until stopped."""
     if not isinstance(channel_id, str) or not channel_id:
         return
@@ -197,7 +201,7 @@ def _stop_channel(services: Any, user: dict[str, Any] | None, channel_id: Any) -
                      extra=fields(user=channel.get("user_id"), error=type(exc).__name__))
 
 
-def _delegation_refused(services: Any, user_id: str, exc: DelegationRefused) -> None:
+def _delegation_refused(services: Services, user_id: str, exc: DelegationRefused) -> None:
     _LOGGER.warning("delegation refused while syncing", extra=fields(user=user_id,
                                                                      error=exc.error))
     mark_error(services, user_id, exc)

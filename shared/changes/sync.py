@@ -125,8 +125,10 @@ def forget_token(store: Store, user_id: str) -> None:
 
 # -- lease and coalescing -------------------------------------------------------------------
 def _active(doc: dict[str, Any], key: str, now: datetime) -> bool:
-    value = doc.get(key)
-    return bool(value) and from_rfc3339(value) > now
+    value: str | None = doc.get(key)
+    if not value:
+        return False
+    return from_rfc3339(value) > now
 
 
 def request_sync(store: Store, user_id: str, now: datetime, push: str = "") -> bool:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from shared.clock import from_rfc3339, to_rfc3339
@@ -38,6 +38,9 @@ from shared.meetings import index as meetings_index
 from shared.meetings.auth import Principal, authenticate
 from shared.store import names
 from shared.store.base import Filter
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 62
@@ -59,7 +62,7 @@ ROUTES = Router([
 ], not_found=_NO_ROUTE, converters={"event_id": r"[A-Za-z0-9_-]{1,1024}"})
 
 
-def handle(services: Any, request: ApiRequest) -> ApiResponse:
+def handle(services: Services, request: ApiRequest) -> ApiResponse:
     headers = request.headers
     page_token = request.query.get("access_token", "")
     if request.path.endswith("/page") and "authorization" not in headers and page_token:
@@ -108,7 +111,7 @@ def handle(services: Any, request: ApiRequest) -> ApiResponse:
     raise NotFound(_NO_ROUTE)  # a route in ROUTES without its branch here
 
 
-def _route(request: ApiRequest) -> tuple[str, dict[str, Any]]:
+def _route(request: ApiRequest) -> tuple[str, Mapping[str, Any]]:
     """The endpoint and path values (404, 405 with Allow). Under ``/users/`` a malformed
     address is a 400 even where no route follows it (``/users/..%2Fben@example.com/...``),
     as it was when the address was checked before the rest of the path."""
@@ -158,7 +161,7 @@ def _zone(user: dict[str, Any]) -> ZoneInfo:
 
 
 # -- reading the index -----------------------------------------------------------------------
-def list_meetings(services: Any, user: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+def list_meetings(services: Services, user: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     """Meetings not yet ended (after ``from``) and starting before ``to``, soonest first."""
     now = services.clock.now()
     start = _time(query, "from", now)
@@ -188,7 +191,7 @@ def list_meetings(services: Any, user: dict[str, Any], query: dict[str, str]) ->
     return body
 
 
-def get_meeting(services: Any, user: dict[str, Any], event_id: str) -> dict[str, Any]:
+def get_meeting(services: Services, user: dict[str, Any], event_id: str) -> dict[str, Any]:
     key = meetings_index.record_key(user["user_id"], event_id)
     doc = services.store.get(meetings_index.COLLECTION, key)
     if doc is None:
@@ -196,7 +199,7 @@ def get_meeting(services: Any, user: dict[str, Any], event_id: str) -> dict[str,
     return _view(services, user, key, doc)
 
 
-def _view(services: Any, user: dict[str, Any], key: str, doc: dict[str, Any]) -> dict[str, Any]:
+def _view(services: Services, user: dict[str, Any], key: str, doc: dict[str, Any]) -> dict[str, Any]:
     record = services.sealer.open(user["user_id"], f"{meetings_index.COLLECTION}|{key}",
                                   doc["blob"])
     zone = _zone(user)
@@ -215,7 +218,7 @@ def _view(services: Any, user: dict[str, Any], key: str, doc: dict[str, Any]) ->
 
 
 # -- acting on Calendar ----------------------------------------------------------------------
-def _calendar(services: Any, user: dict[str, Any]) -> Calendar:
+def _calendar(services: Services, user: dict[str, Any]) -> Calendar:
     if user.get("kind") == "workspace":
         raise Forbidden("a workspace's calendar is read-only for this API")
     return services.workspace.calendar(user["email"])
@@ -230,7 +233,8 @@ def _event_not_found() -> Iterator[None]:
         raise NotFound("no such event in this user's calendar") from None
 
 
-def _rsvp(services: Any, user: dict[str, Any], event_id: str, body: Any) -> dict[str, Any]:
+def _rsvp(services: Services, user: dict[str, Any], event_id: str,
+          body: object) -> dict[str, Any]:
     response = body.get("response") if isinstance(body, dict) else None
     if response not in RESPONSES:
         raise BadRequest(f"response must be one of {', '.join(RESPONSES)}")
@@ -253,7 +257,7 @@ def _rsvp(services: Any, user: dict[str, Any], event_id: str, body: Any) -> dict
     return {"id": event_id, "response_status": response}
 
 
-def _schedule(services: Any, user: dict[str, Any], body: Any) -> dict[str, Any]:
+def _schedule(services: Services, user: dict[str, Any], body: object) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     calendar = _calendar(services, user)
@@ -284,7 +288,7 @@ def _schedule(services: Any, user: dict[str, Any], body: Any) -> dict[str, Any]:
     return {"id": event["id"]}
 
 
-def _keyword_to_location(services: Any, calendar: Calendar, event: dict[str, Any]) -> None:
+def _keyword_to_location(services: Services, calendar: Calendar, event: dict[str, Any]) -> None:
     """Quick add leaves ``@webex`` in the title (as Google does); keywords are read from the
     Location, so move it there and let keyword processing add the join details as usual."""
     from shared.keyword.keywords import find_keyword, remove_span
@@ -301,7 +305,7 @@ def _keyword_to_location(services: Any, calendar: Calendar, event: dict[str, Any
             "location": location}, etag=event.get("etag", "*"))
 
 
-def _cancel(services: Any, user: dict[str, Any], event_id: str) -> dict[str, Any]:
+def _cancel(services: Services, user: dict[str, Any], event_id: str) -> dict[str, Any]:
     calendar = _calendar(services, user)
     with _event_not_found():
         event = calendar.get(event_id)
@@ -312,7 +316,7 @@ def _cancel(services: Any, user: dict[str, Any], event_id: str) -> dict[str, Any
 
 
 # -- free/busy -------------------------------------------------------------------------------
-def _freebusy(services: Any, caller: Principal, request: ApiRequest) -> ApiResponse:
+def _freebusy(services: Services, caller: Principal, request: ApiRequest) -> ApiResponse:
     body = request.json()
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
@@ -349,8 +353,8 @@ def _freebusy(services: Any, caller: Principal, request: ApiRequest) -> ApiRespo
         "queries": (len(users) + FREEBUSY_CHUNK - 1) // FREEBUSY_CHUNK})
 
 
-def common_free_slots(busy_lists: Any, start: datetime, end: datetime,
-                      length: timedelta) -> list[tuple[datetime, datetime]]:
+def common_free_slots(busy_lists: Iterable[Iterable[Mapping[str, str]]], start: datetime,
+                      end: datetime, length: timedelta) -> list[tuple[datetime, datetime]]:
     """Gaps of at least ``length`` in the union of everyone's busy intervals (sweep, O(n log n))."""
     intervals = sorted((max(from_rfc3339(b["start"]), start), min(from_rfc3339(b["end"]), end))
                        for busy in busy_lists for b in busy)

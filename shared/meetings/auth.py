@@ -16,11 +16,14 @@ from __future__ import annotations
 import hmac
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.errors import Forbidden, Unauthorized
 from shared.http.messages import bearer_token
 from shared.logs import fields
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class Principal:
         return self.kind == "admin" or (self.kind == "user" and self.email == email.lower())
 
 
-def authenticate(services: Any, headers: dict[str, str]) -> Principal:
+def authenticate(services: Services, headers: dict[str, str]) -> Principal:
     """The caller, or :class:`Unauthorized` (no or bad credentials)."""
     token = bearer_token(headers)
     if not token:
@@ -55,7 +58,7 @@ def authenticate(services: Any, headers: dict[str, str]) -> Principal:
     raise Unauthorized("credentials not recognised")
 
 
-def _from_id_token(services: Any, token: str) -> Principal:
+def _from_id_token(services: Services, token: str) -> Principal:
     """Google checks the token (:mod:`shared.google.id_tokens`); a certificates outage is a
     :class:`~shared.google.errors.GoogleTransientError`, not the caller's fault."""
     from shared.google import id_tokens
@@ -63,7 +66,7 @@ def _from_id_token(services: Any, token: str) -> Principal:
 
     config = services.config
     try:
-        claims = id_tokens.verify(token, audience=config.api_audience,
+        claims = id_tokens.verify(token, audience=config.api_audience or "",
                                   certs_url=config.id_token_certs_url)
     except InvalidIdToken as exc:
         _LOGGER.warning("security: ID token refused", extra=fields(

@@ -19,7 +19,8 @@ this runs); embedded, callers present ``Authorization: Bearer <HYBRIDCAL_ADMIN_T
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -29,6 +30,9 @@ from shared.store.base import Filter
 from shared.users import provisioning, renewal
 from shared.users.status import COLLECTION as USERS
 from shared.users.status import user_status
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 SYNC_LIMIT, CHUNK, PAGE = 50, 100, 100
 STATUSES = ("pending", "validating", "active", "error", "deactivated")
@@ -45,7 +49,7 @@ ROUTES = Router([
 ], not_found=_NO_ROUTE)
 
 
-def handle(services: Any, request: ApiRequest) -> ApiResponse:
+def handle(services: Services, request: ApiRequest) -> ApiResponse:
     _authorise(services, request)
     endpoint, values = ROUTES.match(request.method, request.path)
     if endpoint in ("activate_workspaces", "deactivate_workspaces"):
@@ -68,7 +72,7 @@ def handle(services: Any, request: ApiRequest) -> ApiResponse:
     raise NotFound(_NO_ROUTE)  # a route in ROUTES without its branch here
 
 
-def _authorise(services: Any, request: ApiRequest) -> None:
+def _authorise(services: Services, request: ApiRequest) -> None:
     if services.config.mode == "cloud":
         return  # IAM invoker already verified the caller
     expected = services.config.admin_token
@@ -88,7 +92,8 @@ def _emails(request: ApiRequest) -> list[str]:
     return sorted({e.strip().lower() for e in emails})
 
 
-def _each_now(services: Any, request: ApiRequest, act: Any, noun: str) -> ApiResponse:
+def _each_now(services: Services, request: ApiRequest, act: Callable[[Services, str], str],
+              noun: str) -> ApiResponse:
     """Run ``act`` for every address in the body, synchronously (so at most ``SYNC_LIMIT``)."""
     emails = _emails(request)
     if len(emails) > SYNC_LIMIT:
@@ -96,7 +101,7 @@ def _each_now(services: Any, request: ApiRequest, act: Any, noun: str) -> ApiRes
     return ApiResponse.json(200, {"results": {e: act(services, e) for e in emails}})
 
 
-def _bulk(services: Any, request: ApiRequest, *, activate: bool) -> ApiResponse:
+def _bulk(services: Services, request: ApiRequest, *, activate: bool) -> ApiResponse:
     emails = _emails(request)
     if not activate:
         return ApiResponse.json(200, {"results": {
@@ -115,7 +120,7 @@ def _bulk(services: Any, request: ApiRequest, *, activate: bool) -> ApiResponse:
                                   "batches": (len(emails) + CHUNK - 1) // CHUNK})
 
 
-def _list(services: Any, request: ApiRequest) -> ApiResponse:
+def _list(services: Services, request: ApiRequest) -> ApiResponse:
     status = request.query.get("status")
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}")

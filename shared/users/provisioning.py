@@ -9,7 +9,7 @@ Deactivation stops the channels and forgets everything kept about the user.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import to_rfc3339
 from shared.google.errors import GoogleTransientError
@@ -21,10 +21,13 @@ from shared.users.status import COLLECTION, ValidationFailed
 from shared.users.validation import validate
 from shared.users.watch import ensure_channel, stop_all_channels
 
+if TYPE_CHECKING:
+    from shared.runtime import Services
+
 _LOGGER = logging.getLogger(__name__)
 
 
-def activate_now(services: Any, email: str) -> str:
+def activate_now(services: Services, email: str) -> str:
     """Activate and validate one user synchronously; returns the resulting status."""
     email, user_id, current = status.current_record(services, email)
     if current.get("status") == "active":
@@ -44,14 +47,14 @@ def activate_now(services: Any, email: str) -> str:
     return status.record_active(services, user_id, settings)
 
 
-def run_job(services: Any, data: dict[str, Any]) -> None:
+def run_job(services: Services, data: dict[str, Any]) -> None:
     """``provisioning-jobs``: activate a batch of users (idempotent: active users are no-ops)."""
     for email in data.get("emails", []):
         if isinstance(email, str) and "@" in email:
             activate_now(services, email)
 
 
-def deactivate(services: Any, email: str) -> str:
+def deactivate(services: Services, email: str) -> str:
     """Stop everything for a user and crypto-shred their data keys.
 
     After this nothing the service kept about the user is readable (the wrapped data keys are

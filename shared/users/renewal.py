@@ -27,7 +27,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
@@ -43,6 +43,9 @@ from shared.users import provisioning, status, workspaces
 from shared.users.status import COLLECTION as USERS
 from shared.users.watch import COLLECTION as CHANNELS
 from shared.users.watch import ensure_channel, stop_all_channels, stop_channel
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class TickResult:
     revalidations: int = 0
 
 
-def on_tick(services: Any) -> TickResult:
+def on_tick(services: Services) -> TickResult:
     """Fan out one ``watch-renewals`` message per user that needs work (idempotent per tick:
     a duplicate tick only causes duplicate messages, which the worker treats as no-ops)."""
     now = services.clock.now()
@@ -81,7 +84,7 @@ def on_tick(services: Any) -> TickResult:
     return result
 
 
-def expiring_channel_owners(services: Any, now: datetime) -> list[str]:
+def expiring_channel_owners(services: Services, now: datetime) -> list[str]:
     """Users owning an active channel that expires within the horizon (one indexed query)."""
     horizon = to_rfc3339(now + timedelta(seconds=services.config.renewal_horizon_seconds))
     owners: dict[str, None] = {}
@@ -91,19 +94,19 @@ def expiring_channel_owners(services: Any, now: datetime) -> list[str]:
     return list(owners)
 
 
-def _reconcile_due(services: Any, now: datetime) -> list[str]:
+def _reconcile_due(services: Services, now: datetime) -> list[str]:
     return [key for key, _doc in due(services, USERS,
                                      Filter("status", "==", "active"), "next_reconcile_at",
                                      to_rfc3339(now))]
 
 
-def _validation_due(services: Any, status: str, now: datetime) -> list[str]:
+def _validation_due(services: Services, status: str, now: datetime) -> list[str]:
     return [key for key, _doc in due(services, USERS,
                                      Filter("status", "==", status), "next_validation_at",
                                      to_rfc3339(now))]
 
 
-def due(services: Any, collection: str, equal: Filter, field: str, until: str,
+def due(services: Services, collection: str, equal: Filter, field: str, until: str,
         *, limit: int = MAX_PER_TICK) -> Iterator[tuple[str, dict[str, Any]]]:
     """Documents with ``equal`` and ``field <= until``, in ``field`` order, page by page.
 
@@ -137,12 +140,12 @@ def due(services: Any, collection: str, equal: Filter, field: str, until: str,
         after = (str(page[-1][1][field]), page[-1][0])
 
 
-def _fan_out(services: Any, user_id: str, kind: str) -> None:
+def _fan_out(services: Services, user_id: str, kind: str) -> None:
     services.bus.publish(Topics.RENEW_USER, {"user_id": user_id, "kind": kind},
                          ordering_key=user_id)
 
 
-def renew_user(services: Any, data: dict[str, Any]) -> str:
+def renew_user(services: Services, data: dict[str, Any]) -> str:
     """The worker: one message, one user (or one orphan channel). Returns what it did.
 
     Raising (a transient Google error) asks Pub/Sub to redeliver; every step is idempotent.
@@ -182,7 +185,7 @@ def renew_user(services: Any, data: dict[str, Any]) -> str:
     return "renewed" if renewed else "fresh"
 
 
-def revalidate(services: Any, email: str) -> str:
+def revalidate(services: Services, email: str) -> str:
     """An admin's retry (or the back-off runner): validate a user in ``error``/``pending`` again.
 
     Active and deactivated users are left alone (re-validating an active user would open a
@@ -196,7 +199,7 @@ def revalidate(services: Any, email: str) -> str:
     return provisioning.activate_now(services, email)
 
 
-def stop_orphan(services: Any, data: dict[str, Any]) -> str:
+def stop_orphan(services: Services, data: dict[str, Any]) -> str:
     """Stop a channel we have no record of, if its resource is one of our users' calendars.
 
     Stopping needs the calendar owner's credentials; the resource id (stable per calendar)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
@@ -22,6 +22,9 @@ from shared.google.errors import ApiDisabled, DelegationRefused, GooglePermanent
 from shared.google.factory import CALENDAR_SCOPE, GMAIL_SETTINGS_SCOPE
 from shared.logs import fields
 from shared.store import names
+
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,14 +51,14 @@ def calendar_target(user: dict[str, Any]) -> tuple[str, str]:
     return (str(user.get("acts_as") or user["email"]), str(user.get("calendar_id") or "primary"))
 
 
-def user_status(services: Any, email: str) -> dict[str, Any]:
+def user_status(services: Services, email: str) -> dict[str, Any]:
     doc = services.store.get(COLLECTION, services.pseudonym(email)) or {}
     return {"email": email, "status": doc.get("status", "unknown"),
             "reason": doc.get("reason"), "reason_code": doc.get("reason_code"),
             "locale": doc.get("locale"), "timezone": doc.get("timezone")}
 
 
-def record_failure(services: Any, user_id: str, failure: ValidationFailed, *,
+def record_failure(services: Services, user_id: str, failure: ValidationFailed, *,
                    base: dict[str, Any] | None = None, kind: str = "user") -> str:
     """Put the record in ``error`` with ``failure``'s reason and the next back-off step."""
     current = services.store.get(COLLECTION, user_id) or {}
@@ -69,7 +72,7 @@ def record_failure(services: Any, user_id: str, failure: ValidationFailed, *,
     return "error"
 
 
-def record_active(services: Any, user_id: str, fields_: dict[str, Any], *,
+def record_active(services: Services, user_id: str, fields_: dict[str, Any], *,
                   kind: str = "user") -> str:
     """Validated and watched: ``active``, the back-off forgotten, reconciliation scheduled,
     and the initial sync queued (it indexes the calendar and patches pending keywords)."""
@@ -85,7 +88,7 @@ def record_active(services: Any, user_id: str, fields_: dict[str, Any], *,
     return "active"
 
 
-def current_record(services: Any, address: str) -> tuple[str, str, dict[str, Any]]:
+def current_record(services: Services, address: str) -> tuple[str, str, dict[str, Any]]:
     """``(address, user_id, stored record)`` with the address normalised as every admin call
     normalises it (trimmed, lower-case)."""
     address = address.strip().lower()
@@ -93,7 +96,7 @@ def current_record(services: Any, address: str) -> tuple[str, str, dict[str, Any
     return address, user_id, services.store.get(COLLECTION, user_id) or {}
 
 
-def record_deferred(services: Any, user_id: str, *, base: dict[str, Any] | None = None) -> str:
+def record_deferred(services: Services, user_id: str, *, base: dict[str, Any] | None = None) -> str:
     """Google answered with quota or server errors: ``pending``, retried soon (no back-off
     step is used up: the user did nothing wrong)."""
     services.store.merge(COLLECTION, user_id, {
@@ -131,11 +134,11 @@ def api_failure(exc: GooglePermanentError, api: str) -> ValidationFailed:
                             f"{exc.reason}).")
 
 
-def client_id(services: Any) -> str:
+def client_id(services: Services) -> str:
     return str(getattr(services.workspace, "client_id", None) or UNKNOWN_CLIENT_ID)
 
 
-def mark_error(services: Any, user_id: str, exc: BaseException, *,
+def mark_error(services: Services, user_id: str, exc: BaseException, *,
                scope: str = CALENDAR_SCOPE) -> None:
     """A user whose access broke after activation: stop processing, keep an actionable reason.
 

@@ -9,15 +9,18 @@ write check (a private, transparent, attendee-less probe event inserted with
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import to_rfc3339
 from shared.google.errors import AccessDenied, DelegationRefused, GooglePermanentError
 from shared.google.factory import CALENDAR_SCOPE, GMAIL_SETTINGS_SCOPE
 from shared.users.status import ValidationFailed, api_failure, client_id, delegation_failure
 
+if TYPE_CHECKING:
+    from shared.runtime import Services
 
-def validate(services: Any, email: str) -> dict[str, Any]:
+
+def validate(services: Services, email: str) -> dict[str, Any]:
     """The user's Calendar settings (``locale``, ``timezone``) once every check passed;
     :class:`ValidationFailed` otherwise. Transient Google errors propagate."""
     calendar = services.workspace.calendar(email)

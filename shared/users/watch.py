@@ -19,7 +19,7 @@ import logging
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.google.errors import (
@@ -33,6 +33,9 @@ from shared.store import names
 from shared.store.base import Filter
 from shared.users.status import calendar_target
 
+if TYPE_CHECKING:
+    from shared.runtime import Services
+
 _LOGGER = logging.getLogger(__name__)
 
 COLLECTION = names.CHANNELS
@@ -43,14 +46,15 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_channel(services: Any, user_id: str, email: str,
+def start_channel(services: Services, user_id: str, email: str,
                   calendar_id: str = "primary") -> dict[str, Any]:
     """``events.watch`` on a calendar (the user's primary, or a room's acting as ``email``);
     returns the stored channel doc."""
     channel_id = f"hc-{uuid.uuid4()}"
     token = secrets.token_urlsafe(32)
     answer = services.workspace.calendar(email, calendar_id).watch(
-        channel_id=channel_id, address=services.config.intake_url, token=token,
+        # required when deployed; unset (embedded, outside the stack) Google refuses the watch
+        channel_id=channel_id, address=services.config.intake_url or "", token=token,
         ttl_seconds=services.config.watch_ttl_seconds)
     expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000,
                                      tz=services.clock.now().tzinfo) \
@@ -63,7 +67,7 @@ def start_channel(services: Any, user_id: str, email: str,
     return {"id": channel_id, **doc}
 
 
-def stop_channel(services: Any, acts_as: str, channel_id: str, resource_id: str, *,
+def stop_channel(services: Services, acts_as: str, channel_id: str, resource_id: str, *,
                  record: bool = True) -> None:
     """Stop one channel in the documented order (module docstring); raises Google's errors
     after marking ``stopping``. A channel Google no longer knows is already stopped.
@@ -80,14 +84,14 @@ def stop_channel(services: Any, acts_as: str, channel_id: str, resource_id: str,
         services.store.merge(COLLECTION, channel_id, {"state": STOPPED})
 
 
-def _live_channels(services: Any, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+def _live_channels(services: Services, user_id: str) -> list[tuple[str, dict[str, Any]]]:
     """The user's channels that are active or whose stop did not finish."""
     return [(key, doc) for key, doc in services.store.query(
         COLLECTION, [Filter("user_id", "==", user_id)])
         if doc.get("state") in (ACTIVE, STOPPING)]
 
 
-def ensure_channel(services: Any, user_id: str, email: str,
+def ensure_channel(services: Services, user_id: str, email: str,
                    calendar_id: str = "primary") -> bool:
     """Make before break: a channel valid past the horizon exists, then older ones are stopped.
 
@@ -112,7 +116,7 @@ def ensure_channel(services: Any, user_id: str, email: str,
     return created
 
 
-def stop_all_channels(services: Any, user_id: str, user: dict[str, Any], *,
+def stop_all_channels(services: Services, user_id: str, user: dict[str, Any], *,
                       tolerate_transient: bool = False) -> None:
     """A user who is no longer active keeps no live channel (best effort).
 

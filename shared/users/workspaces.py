@@ -10,7 +10,7 @@ crypto-shreds the room's data like a user's, and removes the sharing rule (``acl
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.google.errors import (
     DelegationRefused,
@@ -29,10 +29,13 @@ from shared.users.status import (
 )
 from shared.users.watch import ensure_channel
 
+if TYPE_CHECKING:
+    from shared.runtime import Services
+
 _LOGGER = logging.getLogger(__name__)
 
 
-def activate_workspace(services: Any, room: str) -> str:
+def activate_workspace(services: Services, room: str) -> str:
     """Share, watch and index a room calendar; returns the resulting status."""
     room, user_id, current = current_record(services, room)
     if current.get("status") == "active":
@@ -66,7 +69,7 @@ def activate_workspace(services: Any, room: str) -> str:
                          kind="workspace")
 
 
-def deactivate_workspace(services: Any, room: str) -> str:
+def deactivate_workspace(services: Services, room: str) -> str:
     """Stop the watch, shred the room's data, and take back the sharing rule."""
     room, user_id, doc = current_record(services, room)
     status = provisioning.deactivate(services, room)
@@ -80,6 +83,6 @@ def deactivate_workspace(services: Any, room: str) -> str:
     return status
 
 
-def _error(services: Any, user_id: str, base: dict[str, Any], code: str, reason: str) -> str:
+def _error(services: Services, user_id: str, base: dict[str, Any], code: str, reason: str) -> str:
     return record_failure(services, user_id, ValidationFailed(code, reason), base=base,
                           kind="workspace")

@@ -74,6 +74,13 @@ def _api_tokens(text: str) -> dict[str, str]:
     return result
 
 
+def _client_id(text: str) -> str:
+    """A service account's unique id: the 21-digit number the Admin console asks for."""
+    if not text.isascii() or not text.isdigit() or len(text) > 32:
+        raise ValueError("must be the service account's numeric unique id")
+    return text
+
+
 def _emails(text: str) -> tuple[str, ...]:
     emails = tuple(e.strip().lower() for e in text.split(",") if e.strip())
     if not all("@" in e for e in emails):
@@ -101,6 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HYBRIDCAL_DELEGATED_SA", "delegated_service_account", None, str,
             "Email of the service account authorised for domain-wide delegation; its JWTs are "
             "signed keylessly through IAM signJwt.", ("cloud",)),
+    Setting("HYBRIDCAL_DELEGATED_CLIENT_ID", "delegated_client_id", None, _client_id,
+            "Numeric client id (unique id) of that service account, named in delegation "
+            "errors so an admin knows what to authorise (infra/ sets it)."),
     Setting("HYBRIDCAL_GOOGLE_API_ENDPOINT", "google_api_endpoint", None, _base_url,
             "Override the Google API endpoint (the Workspace simulator's URL); unset = Google."),
     Setting("HYBRIDCAL_TOKEN_URI", "token_uri", "https://oauth2.googleapis.com/token", _url,
@@ -172,6 +182,7 @@ class Config:
     project: str | None = None
     data_dir: str = ".local-data"
     delegated_service_account: str | None = None
+    delegated_client_id: str | None = None
     google_api_endpoint: str | None = None
     token_uri: str = "https://oauth2.googleapis.com/token"
     intake_url: str | None = None
@@ -229,3 +240,18 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
                 f"{setting.env}={raw!r} is invalid: {exc}. Expected: {setting.help}"
             ) from None
     return Config(**values)
+
+
+def settings_table() -> str:
+    """The README's settings table (between its ``settings-table`` markers), from
+    :data:`SETTINGS`; ``python -m shared.config`` prints it and a test keeps the two equal."""
+    rows = ["| variable | default | required | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        default = f"`{setting.default}`" if setting.default else "—"
+        required = ", ".join(setting.required_in) or "—"
+        rows.append(f"| `{setting.env}` | {default} | {required} | {setting.help} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # google-auth and httplib2 load when a client is built, never at import
     import httplib2
@@ -71,10 +73,38 @@ def delegated_credentials(
     from google.auth.transport.requests import Request
 
     source, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    signer = iam.Signer(Request(), source, signer_email)  # type: ignore[no-untyped-call]
+    # IAM's refusal to sign is final (SigningRefused), never retried as a network failure
+    signer = iam.Signer(  # type: ignore[no-untyped-call]
+        _RefusalAwareRequest(Request(), signer_email, source), source, signer_email)
     return service_account.Credentials(  # type: ignore[no-untyped-call]
         signer, signer_email, token_uri, scopes=list(scopes), subject=subject)
 
+
+_SIGN_PATH = re.compile(r"/serviceAccounts/[^/]+:sign(Blob|Jwt)$")
+_REFUSED = frozenset({400, 401, 403, 404})
+
+
+class _RefusalAwareRequest:
+    """The transport ``google.auth.iam.Signer`` calls IAM Credentials through. google-auth
+    raises a bare ``TransportError`` for any non-200 answer, which looks like a network
+    failure and would be retried as one; a 4xx from ``signBlob``/``signJwt`` is a missing
+    grant (or account, or API), so it is raised as :class:`SigningRefused` with the fix."""
+
+    # Any: the wrapped google.auth.transport.Request and the caller's credentials (untyped)
+    def __init__(self, inner: Any, signer_email: str, source: Any) -> None:
+        self._inner, self._signer_email, self._source = inner, signer_email, source
+
+    def __call__(self, url: str, method: str = "GET", body: Any = None,
+                 headers: Any = None, timeout: Any = None, **kwargs: Any) -> Any:
+        response = self._inner(url, method=method, body=body, headers=headers,
+                               timeout=timeout, **kwargs)
+        if response.status in _REFUSED and _SIGN_PATH.search(urlsplit(url).path):
+            from shared.google.errors import signing_refused
+
+            raise signing_refused(
+                response.status, response.data, signer_email=self._signer_email,
+                caller=getattr(self._source, "service_account_email", None))
+        return response
 
 # -- thread-safe transport (issue #17; see the module docstring) -------------------------------
 class _ThreadHttp:

@@ -73,6 +73,50 @@ class DelegationRefused(PermanentError):
         self.description = description
 
 
+class SigningRefused(DelegationRefused):
+    """IAM Credentials refused to sign the delegation JWT as the delegated service account
+    (keyless mode): a missing ``roles/iam.serviceAccountTokenCreator`` grant, a missing
+    account or a disabled API. It is the same for every user and final until an operator
+    fixes it, so it is never retried; ``description`` says which grant to add."""
+
+    def __init__(self, message: str, *, status: int, reason: str = "") -> None:
+        super().__init__(message, error="service_cannot_sign", description=message)
+        self.status = status
+        self.reason = reason
+
+
+def signing_refused(status: int, body: bytes, *, signer_email: str,
+                    caller: str | None = None) -> SigningRefused:
+    """:class:`SigningRefused` from IAM Credentials' error answer (``status`` and JSON body).
+
+    Only Google's status and reason codes and the two service accounts' addresses go into the
+    message: it ends up in the user record an admin reads, and in logs.
+    """
+    reason = ""
+    try:
+        error = json.loads(body.decode("utf-8", "replace")).get("error", {})
+        reason = str(error.get("status", ""))
+        for detail in error.get("details") or []:
+            if isinstance(detail, dict) and detail.get("reason"):
+                reason = str(detail["reason"])
+                break
+    except (ValueError, AttributeError, TypeError):
+        pass
+    if not _OAUTH_ERROR_CODE.fullmatch(reason):
+        reason = ""
+    who = caller if caller and "@" in caller else "this function's service account"
+    if reason in API_DISABLED_REASONS:
+        fix = ("enable the IAM Service Account Credentials API (iamcredentials.googleapis.com) "
+               "in the project")
+    else:
+        fix = (f"grant {who} roles/iam.serviceAccountTokenCreator on {signer_email} "
+               "(infra/iam.tf, sign_as_delegated), and check that account exists "
+               "(HYBRIDCAL_DELEGATED_SA)")
+    return SigningRefused(
+        f"IAM refused to sign as the delegated service account ({status} {reason}".rstrip()
+        + f"): {fix}.", status=status, reason=reason)
+
+
 class InvalidIdToken(PermanentError):
     """An ID token that is malformed, forged, expired or for another audience. ``problem`` is
     the kind of failure (google-auth's exception type), never the token or its claims."""

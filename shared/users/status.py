@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Topics
 from shared.clock import to_rfc3339
-from shared.google.errors import ApiDisabled, DelegationRefused, GooglePermanentError
+from shared.google.errors import (
+    ApiDisabled,
+    DelegationRefused,
+    GooglePermanentError,
+    SigningRefused,
+)
 from shared.google.factory import CALENDAR_SCOPE, GMAIL_SETTINGS_SCOPE
 from shared.logs import fields
 from shared.store import names
@@ -108,6 +113,8 @@ def record_deferred(services: Services, user_id: str, *, base: dict[str, Any] | 
 
 def delegation_failure(exc: DelegationRefused, client_id: str, scope: str) -> ValidationFailed:
     """What the admin must fix when the token endpoint refused to act as the user."""
+    if isinstance(exc, SigningRefused):  # the service's own grant, not this user: say which
+        return ValidationFailed("service_cannot_sign", exc.description)
     if exc.error == "unauthorized_client":
         return ValidationFailed(
             "delegation_not_authorised",
@@ -135,7 +142,11 @@ def api_failure(exc: GooglePermanentError, api: str) -> ValidationFailed:
 
 
 def client_id(services: Services) -> str:
-    return str(getattr(services.workspace, "client_id", None) or UNKNOWN_CLIENT_ID)
+    """The delegated account's client id: the one an admin authorises in the Admin console.
+    Deployed (keyless) only configuration knows it (HYBRIDCAL_DELEGATED_CLIENT_ID, set by
+    infra/ from the account's unique id); with a key file (the simulator) the key says."""
+    return str(services.config.delegated_client_id
+               or getattr(services.workspace, "client_id", None) or UNKNOWN_CLIENT_ID)
 
 
 def mark_error(services: Services, user_id: str, exc: BaseException, *,

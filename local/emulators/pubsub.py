@@ -1,69 +1,66 @@
-"""Cloud Pub/Sub emulation for tests: cloudbox's gRPC Pub/Sub server in a thread.
+"""Google's Cloud Pub/Sub emulator (``gcloud beta emulators pubsub start``).
 
-cloudbox 0.2.3 declares Python >= 3.14 (installed with ``--ignore-requires-python``) because it
-evaluates annotations lazily; compiling its modules with ``from __future__ import annotations``
-(the import hook below) makes them load on 3.11. It is used for one integration test of the
-publisher with the real ``google-cloud-pubsub`` client.
+The emulator comes with the Google Cloud CLI (Debian package
+``google-cloud-cli-pubsub-emulator``, a Java server). It serves topics, pull and streaming pull,
+ordering keys and push subscriptions (it POSTs the push JSON envelope to the endpoint and
+redelivers after a non-2xx answer). Topic and subscription names need a project id of the real
+form (6-30 characters): short ids such as ``demo`` are refused. IAM is not checked.
 """
 
 from __future__ import annotations
-import __future__
 
-import asyncio
-import importlib.machinery
-import socket
-import sys
+import os
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
-from local.emulators import EmulatorUnavailable
+from local.emulators._process import GcloudEmulator
+
+_ENV_LOCK = threading.Lock()
 
 
-class _FutureAnnotationsLoader(importlib.machinery.SourceFileLoader):
-    def get_code(self, fullname: str) -> Any:
-        path = self.get_filename(fullname)
-        return compile(self.get_data(path), path, "exec",
-                       flags=__future__.annotations.compiler_flag, dont_inherit=True)
+class PubSubEmulator(GcloudEmulator):
+    """``with PubSubEmulator() as emulator: emulator.publisher()``; see :class:`GcloudEmulator`."""
 
+    name = "pubsub"
+    component = "pubsub-emulator"
+    host_variable = "PUBSUB_EMULATOR_HOST"
 
-class _CloudboxFinder:
-    @classmethod
-    def find_spec(cls, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "cloudbox" and not name.startswith("cloudbox."):
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
-        if spec and spec.origin and spec.origin.endswith(".py"):
-            spec.loader = _FutureAnnotationsLoader(name, spec.origin)
-        return spec
+    def _command(self, host: str, work_dir: Path) -> list[str]:
+        # --data-dir: gcloud writes its env.yaml there, not into the shared ~/.config/gcloud.
+        return ["gcloud", "beta", "emulators", "pubsub", "start", f"--host-port={host}",
+                f"--project={self.project}", f"--data-dir={work_dir}", "--quiet"]
 
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "PUBSUB_PROJECT_ID": self.project}
 
-def start_pubsub_emulator(timeout: float = 10.0) -> str:
-    """Start the server on a free loopback port; returns ``host:port`` for the clients."""
-    if _CloudboxFinder not in sys.meta_path:
-        sys.meta_path.insert(0, _CloudboxFinder)
-    try:
-        from cloudbox.services.pubsub.grpc_server import create_server
-    except Exception as exc:  # missing, or a cloudbox release this shim cannot load
-        raise EmulatorUnavailable(
-            f"cloudbox Pub/Sub emulator unavailable ({type(exc).__name__}: {exc}); install it "
-            "with `pip install --ignore-requires-python cloudbox==0.2.3`") from exc
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # Any: google-cloud-pubsub ships no types.
+    def publisher(self, **options: Any) -> Any:
+        """A ``pubsub_v1.PublisherClient`` bound to this emulator (``options`` as the client's)."""
+        from google.cloud import pubsub_v1
 
-    async def serve() -> None:
-        server = await create_server("127.0.0.1", port)
-        await server.start()
-        await server.wait_for_termination()
+        return self._with_host(lambda: pubsub_v1.PublisherClient(**options))
 
-    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True,
-                     name="pubsub-emulator").start()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    raise EmulatorUnavailable("cloudbox Pub/Sub emulator did not start listening")
+    def subscriber(self, **options: Any) -> Any:
+        """A ``pubsub_v1.SubscriberClient`` bound to this emulator."""
+        from google.cloud import pubsub_v1
+
+        return self._with_host(lambda: pubsub_v1.SubscriberClient(**options))
+
+    def _with_host(self, build: Any) -> Any:
+        # The clients read PUBSUB_EMULATOR_HOST once, in their constructors (insecure channel,
+        # anonymous credentials); set it only for that moment, as firestore.emulator_client does.
+        with _ENV_LOCK:
+            previous = os.environ.get(self.host_variable)
+            os.environ[self.host_variable] = self.host
+            try:
+                return build()
+            finally:
+                if previous is None:
+                    del os.environ[self.host_variable]
+                else:
+                    os.environ[self.host_variable] = previous
+
+    def __enter__(self) -> PubSubEmulator:
+        super().__enter__()
+        return self

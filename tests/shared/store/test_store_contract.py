@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from shared.store.base import Filter
-from tests.shared.store.conftest import require
 
 
 def test_get_missing_returns_none(store):
@@ -21,7 +20,6 @@ def test_put_then_get_round_trips_nested_json(store):
 
 
 def test_put_replaces_whole_document(store):
-    require(store, "set_replaces")
     store.put("users", "u1", {"a": 1, "b": 2})
     store.put("users", "u1", {"a": 3})
     assert store.get("users", "u1") == {"a": 3}
@@ -95,7 +93,6 @@ def test_transact_exception_leaves_document_unchanged(store):
 
 
 def test_transact_is_isolated_under_concurrency(store):
-    require(store, "transaction_isolation")
     store.put("counters", "c", {"n": 0})
 
     def inc(doc):
@@ -113,7 +110,6 @@ def test_transact_is_isolated_under_concurrency(store):
 
 
 def test_create_is_exclusive_under_concurrency(store):
-    require(store, "transaction_isolation")
     winners = []
 
     def attempt(i):
@@ -160,7 +156,6 @@ def test_query_in_filter(store, channels):
 
 
 def test_query_numbers_compare_across_int_and_float(store, channels):
-    require(store, "numeric_cross_type")
     found = store.query("channels", [Filter("n", ">", 2)])
     assert sorted(key for key, _ in found) == ["c3", "c4"]
 
@@ -172,7 +167,6 @@ def test_query_missing_field_never_matches(store, channels):
 
 
 def test_query_pages_by_key(store):
-    require(store, "cursors")
     for i in range(7):
         store.put("users", f"u{i}", {"i": i})
     first = store.query("users", limit=3)
@@ -182,7 +176,6 @@ def test_query_pages_by_key(store):
 
 
 def test_iter_all_walks_every_page(store):
-    require(store, "cursors")
     for i in range(12):
         store.put("users", f"u{i:02d}", {"i": i})
     assert [doc["i"] for _, doc in store.iter_all("users", page_size=5)] == list(range(12))
@@ -214,3 +207,4 @@ def test_firestore_stores_expire_at_as_a_timestamp_for_ttl(firestore_store):
 
     assert isinstance(raw["expire_at"], datetime)
     assert raw["expire_at"].isoformat().startswith("2026-12-01T10:00:00")
+

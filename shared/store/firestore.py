@@ -22,16 +22,21 @@ answered by streaming every match and ordering/paging in Python: correct, but it
 matches, so keep such queries narrow.
 
 Writes. ``create`` is a create-with-precondition (one of many concurrent callers wins);
-``transact`` is a Firestore transaction retried on contention, raising
-:class:`~shared.store.base.Conflict` when attempts run out; ``delete_where`` deletes in batches
-of at most 500 writes and, unlike SQLite, is not atomic as a whole (each batch is). Lists of
-lists cannot be stored (a Firestore limit).
+``transact`` is a Firestore transaction; an attempt aborted by contention (at a read or at the
+commit) is retried after a random pause that grows with each attempt (full-jitter exponential
+backoff, as Firestore's Node.js client does; the Python client alone retries at once, into the
+same contention), keeping the first attempt's place in line where the client allows (commit
+aborts), and :class:`~shared.store.base.Conflict` is raised when ``max_attempts`` run out;
+``delete_where`` deletes in batches of at most 500 writes and, unlike SQLite, is not atomic as a
+whole (each batch is). Lists of lists cannot be stored (a Firestore limit).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -59,6 +64,8 @@ KEY_FIELD = "_key"
 TTL_FIELD = "expire_at"  # infra/firestore.tf's TTL policy field
 MAX_BATCH = 500  # Firestore's limit of writes per commit
 MAX_IN_VALUES = 30  # Firestore's limit of values in an ``in`` filter
+BACKOFF_BASE = 0.5  # seconds: the longest pause after the first aborted attempt (full jitter)
+BACKOFF_CAP = 2.0  # seconds: the longest pause between two attempts
 _INEQUALITIES = frozenset({"<", "<=", ">", ">=", "!="})
 _RESERVED_ID = re.compile(r"^__.*__$", re.DOTALL)
 
@@ -132,6 +139,7 @@ class FirestoreStore:
         self._client = client or firestore.Client(project=project, database=database)
         self._prefix = prefix
         self._max_attempts = max_attempts
+        self._sleep: Callable[[float], None] = time.sleep  # replaceable in tests
 
     # -- mapping -------------------------------------------------------------------------------
     def _collection(self, collection: str) -> CollectionReference:
@@ -205,9 +213,20 @@ class FirestoreStore:
         self, collection: str, key: str, fn: Callable[[Document | None], tuple[Document | None, T]]
     ) -> T:
         ref = self._ref(collection, key)
+        attempts = 0
 
         @firestore.transactional
         def attempt(transaction: Transaction) -> T:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                # Pause before a retry: the client retries an aborted commit at once, into the
+                # same contention. The pause is inside the retried transaction (begun, no reads
+                # yet, so no locks held), which keeps the first attempt's place in line.
+                pause = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempts - 2)))
+                _LOGGER.debug("transaction on %s aborted, attempt %d in %.2f s", collection,
+                              attempts, pause)
+                self._sleep(pause)
             snapshot = ref.get(transaction=transaction)
             new_doc, result = fn(self._from_snapshot(snapshot))
             if new_doc is None:
@@ -217,14 +236,25 @@ class FirestoreStore:
                 transaction.set(ref, self._to_firestore(key, new_doc))
             return result
 
-        try:
-            committed: T = attempt(self._client.transaction(max_attempts=self._max_attempts))
-        except ValueError as exc:
-            # The client signals exhausted retries with a ValueError caused by Aborted.
-            if isinstance(exc.__cause__, gexc.Aborted):
-                raise Conflict(f"{collection}/{key}: {exc}") from exc
-            raise
-        return committed
+        while True:
+            before = attempts
+            try:
+                committed: T = attempt(
+                    self._client.transaction(max_attempts=self._max_attempts - attempts))
+            except gexc.Aborted as exc:
+                # A read aborted by contention: the client retries aborted commits only.
+                failure: Exception = exc
+            except ValueError as exc:
+                # The client reports aborted commits after its last attempt as a ValueError.
+                if not isinstance(exc.__cause__, gexc.Aborted):
+                    raise
+                failure = exc
+            else:
+                return committed
+            attempts = max(attempts, before + 1)  # an abort before fn ran counts too
+            if attempts >= self._max_attempts:
+                raise Conflict(f"{collection}/{key}: aborted by contention {attempts} times "
+                               f"({failure})") from failure
 
     def query(
         self,

@@ -208,3 +208,62 @@ def test_firestore_stores_expire_at_as_a_timestamp_for_ttl(firestore_store):
     assert isinstance(raw["expire_at"], datetime)
     assert raw["expire_at"].isoformat().startswith("2026-12-01T10:00:00")
 
+
+# -- Firestore transactions under contention (found on Google's emulator) ---------------------
+# Firestore locks what a transaction reads: transactions that read one document and then write
+# it abort each other (the emulator only after its fixed ~2 s lock-acquire timeout), and a read
+# can be aborted too. The Python client retries only aborted commits, and at once, into the same
+# contention; before the fix test_transact_is_isolated_under_concurrency[firestore] ended in
+# Conflict after 10 attempts (and took ~55 s), and an aborted read escaped as a raw
+# google.api_core Aborted. FirestoreStore.transact now retries every aborted attempt after a
+# random pause that grows, and raises the typed Conflict only when max_attempts are spent.
+
+
+def _abort_transactional_reads(monkeypatch, times: int) -> list[int]:
+    """Make the next ``times`` transactional document reads fail as Firestore's ABORTED."""
+    from google.api_core import exceptions as gexc
+    from google.cloud.firestore_v1.document import DocumentReference
+
+    real_get = DocumentReference.get
+    aborted = []
+
+    def get(self, *args, **kwargs):
+        if kwargs.get("transaction") is not None and len(aborted) < times:
+            aborted.append(1)
+            raise gexc.Aborted("Transaction lock timeout.")
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(DocumentReference, "get", get)
+    return aborted
+
+
+def test_firestore_transact_retries_a_read_aborted_by_contention(firestore_store, monkeypatch):
+    firestore_store.put("counters", "c", {"n": 1})
+    firestore_store._sleep = lambda _seconds: None
+    aborted = _abort_transactional_reads(monkeypatch, times=2)
+
+    assert firestore_store.transact("counters", "c", lambda d: ({"n": d["n"] + 1}, d["n"])) == 1
+    assert len(aborted) == 2
+    assert firestore_store.get("counters", "c") == {"n": 2}
+
+
+def test_firestore_transact_raises_conflict_when_attempts_run_out(firestore_emulator,
+                                                                  monkeypatch):
+    from shared.store.base import Conflict
+    from shared.store.firestore import BACKOFF_BASE, BACKOFF_CAP, FirestoreStore
+
+    firestore_emulator.reset()
+    store = FirestoreStore(firestore_emulator.client(), max_attempts=4)
+    pauses = []
+    store._sleep = pauses.append
+    store.put("counters", "c", {"n": 1})
+    aborted = _abort_transactional_reads(monkeypatch, times=100)
+
+    with pytest.raises(Conflict, match="counters/c"):
+        store.transact("counters", "c", lambda d: ({"n": d["n"] + 1}, None))
+    assert len(aborted) == 4
+    assert store.get("counters", "c") == {"n": 1}
+    # a random pause before each retry, within bounds that double up to the cap
+    assert len(pauses) == 3
+    assert all(0 <= pause <= min(BACKOFF_CAP, BACKOFF_BASE * 2 ** i)
+               for i, pause in enumerate(pauses))

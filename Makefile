@@ -4,9 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
-NODE_STAMP := local/emulators/node_modules/.installed
+# Google's emulators for the store and Pub/Sub tests (local/emulators), from the Google Cloud CLI.
+EMULATOR_PACKAGES := google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator
 
-.PHONY: run test lint bench chaos audit i18n clean help browser
+.PHONY: run test lint bench chaos audit i18n clean help browser emulators
 
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
@@ -21,16 +22,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
-	# Pub/Sub emulator for the publisher's integration test (dev only). It declares Python >= 3.14
-	# but runs on 3.11 through local/emulators/pubsub.py's import hook, hence the flag.
-	$(PIP) install --quiet --ignore-requires-python cloudbox==0.2.3
 	@touch $(STAMP)
 
-# The Firestore emulator used by the store contract tests (skipped with a reason without Node).
-$(NODE_STAMP): local/emulators/package.json local/emulators/package-lock.json
-	@if command -v npm >/dev/null 2>&1; then \
-		cd local/emulators && npm ci --silent --no-audit --no-fund && touch node_modules/.installed; \
-	else echo "npm not found: Firestore emulator tests will be skipped"; fi
+# Google's Firestore and Pub/Sub emulators (Java) come with the Google Cloud CLI; the store
+# contract and Pub/Sub tests run on them. Installed with apt when missing and we may use apt
+# (needs Google's Cloud SDK apt repository); without them those tests skip, or fail with CI=true.
+emulators:
+	@gcloud=$$(command -v gcloud 2>/dev/null); \
+	sdk=$${gcloud:+$$(dirname "$$(dirname "$$(readlink -f "$$gcloud")")")}; \
+	if [ -n "$$sdk" ] && [ -d "$$sdk/platform/cloud-firestore-emulator" ] && \
+	   [ -d "$$sdk/platform/pubsub-emulator" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get install -y -qq $(EMULATOR_PACKAGES) >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null && apt-get install -y -qq $(EMULATOR_PACKAGES) >/dev/null)) || \
+		echo "could not install $(EMULATOR_PACKAGES) (add Google's Cloud SDK apt repository:" \
+		     "https://cloud.google.com/sdk/docs/install#deb): emulator tests will be skipped"; \
+	else echo "Google's emulators not found and not root: apt-get install $(EMULATOR_PACKAGES)" \
+	          "(emulator tests will be skipped)"; fi
 
 # Debian's Chromium for the meetings-page browser test (Playwright drives it through
 # executable_path; no browser download). Installed when missing and we may use apt.
@@ -45,7 +53,7 @@ browser:
 run: $(STAMP)
 	$(PY) -m local
 
-test: $(STAMP) $(NODE_STAMP) browser
+test: $(STAMP) emulators browser
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 # mypy is strict on shared/ and functions/ ([tool.mypy] in pyproject.toml).
@@ -69,4 +77,4 @@ i18n: $(STAMP)
 	$(VENV)/bin/pybabel compile -D hybridcal -d shared/i18n/locales --statistics
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache local/emulators/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache

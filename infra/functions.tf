@@ -2,6 +2,17 @@
 # fan-out topic, so they are deployed a second time with the same entry point (the handler
 # dispatches on the message's topic; see README.md). Ten function resources in all.
 #
+# `publishes` and `uses` are what each deployment's code does, and every grant is derived from
+# them (pubsub.tf, kms.tf, iam.tf, secrets.tf): least privilege, nothing a function does not
+# call. tests/infra/derive.py reads them off the code (the handler's call graph) and
+# test_code_agreement.py requires equality, so a new publish or KMS use fails the tests until
+# it is granted here. `uses`:
+#   workspace: calls Calendar/Gmail as a user (signs as the delegated account: Token Creator)
+#   kms:       seals or opens records (Cloud KMS encrypt/decrypt on the KEK)
+#   webex:     creates Webex meetings (the Webex token secret)
+#   api-auth:  authenticates meetings_api callers (API audience, admins, device-token secret)
+#   rooms:     shares room calendars (HYBRIDCAL_WORKSPACE_ADMIN, HYBRIDCAL_ROOM_READER)
+#
 # Keys: the function's name after "<prefix>-" and its service account id after "<prefix>-",
 # hence at most 20 characters. Sizing per function, each value justified:
 #   memory:        working set of the Python runtime + the libraries the handler imports.
@@ -17,9 +28,9 @@ locals {
       entry_point = "intake_push"
       description = "Calendar push receiver: verifies the channel, publishes calendar-changes."
       trigger     = null
-      public      = true  # Google's push sender cannot authenticate
-      uses        = []    # neither Workspace, KMS nor the Webex token
-      publishes   = ["calendar-changes"]
+      public      = true # Google's push sender cannot authenticate
+      uses        = []   # neither Workspace, KMS nor the Webex token
+      publishes   = ["calendar-changes", "watch-renewals"] # changes; stops of unknown (orphan) channels
       memory      = "512M" # flask + one Firestore read + one publish; no Google API clients
       timeout     = 30     # Google retries a push that is not answered promptly
       concurrency = 80     # pure I/O; bursts from many users share few warm instances
@@ -41,9 +52,9 @@ locals {
       entry_point = "process_changes"
       description = "Provisioning jobs: validation, first watch and initial full sync of a user."
       trigger     = "provisioning-jobs"
-      uses        = ["workspace", "kms", "webex"]
-      publishes   = ["calendar-changes", "meetings-updated"]
-      memory      = "1024M" # same code and libraries as process-changes
+      uses        = ["workspace"]        # validation + watch; the initial sync runs in process-changes
+      publishes   = ["calendar-changes"] # the initial sync request
+      memory      = "1024M"              # same code and libraries as process-changes
       timeout     = 540     # validation + watch + initial full sync of one user
       concurrency = 4       # each job is Calendar-bound; bulk onboarding is spread, not rushed
       max         = 10      # a 10,000-user activation drains without tripping per-project quota
@@ -53,8 +64,8 @@ locals {
       description = "Scheduler tick: finds expiring channels and due reconciliations, fans out per user."
       trigger     = "renew-watches-tick"
       uses        = []
-      publishes   = ["watch-renewals", "calendar-changes"]
-      memory      = "512M" # an indexed query and publishes only
+      publishes   = ["watch-renewals"] # renew, reconcile and revalidate all go through the worker
+      memory      = "512M"             # an indexed query and publishes only
       timeout     = 300    # pages through every expiring channel of a large tenant
       concurrency = 1      # one tick at a time: overlapping scans only duplicate fan-out
       max         = 1      # a single scanner per tick
@@ -63,9 +74,9 @@ locals {
       entry_point = "renew_watches"
       description = "Renews one user's push channel: new watch, record it, stop the old one."
       trigger     = "watch-renewals"
-      uses        = ["workspace"]
-      publishes   = []
-      memory      = "512M" # events.watch + channels.stop; no Tink
+      uses        = ["workspace", "rooms"] # re-validates users and workspaces in error
+      publishes   = ["calendar-changes"]   # reconciliation syncs; a revalidated user's initial sync
+      memory      = "512M"                 # events.watch + channels.stop; no Tink
       timeout     = 120    # two Calendar calls with backoff
       concurrency = 8      # I/O bound
       max         = 10     # 80 renewals in flight: a week's channels renew in minutes
@@ -85,7 +96,7 @@ locals {
       entry_point = "poll_vacations"
       description = "Reads the Gmail vacation responder of one shard of users."
       trigger     = "vacation-shards"
-      uses        = ["workspace", "kms"]
+      uses        = ["workspace"] # presence is stored as times and states only: nothing sealed
       publishes   = ["presence-updated"]
       memory      = "512M" # bounded thread pool of Gmail calls
       timeout     = 540    # shards are sized to finish well inside this
@@ -108,8 +119,10 @@ locals {
       description = "Admin endpoint: activate, deactivate, status."
       trigger     = null
       invokers    = "admins"
-      uses        = [] # enqueues jobs and deletes wrapped keys (crypto-shredding is a store op)
-      publishes   = ["provisioning-jobs"]
+      # validates, watches and stops channels synchronously (<= 50 users; more are queued);
+      # crypto-shredding deletes wrapped keys (a store operation, no KMS call)
+      uses      = ["workspace", "rooms"]
+      publishes = ["provisioning-jobs", "calendar-changes"] # large batches; initial syncs
       memory      = "512M" # validation + store writes + publish
       timeout     = 60     # slow work happens in provisioning-worker
       concurrency = 20     # I/O bound, low traffic
@@ -119,9 +132,11 @@ locals {
       entry_point = "meetings_api"
       description = "Meetings list, RSVP, scheduling, free/busy and device sharing for apps and devices."
       trigger     = null
-      invokers    = "meetings"
-      uses        = ["workspace", "kms", "webex"]
-      publishes   = ["meetings-updated"]
+      # Public ingress, authenticated by the handler (docs/deploy.md, "meetings_api"): Cloud Run
+      # IAM would strip ID-token signatures and can check neither device tokens nor browsers.
+      public    = true
+      uses      = ["workspace", "kms", "api-auth"] # opens sealed records; keyword meetings are made by process-changes
+      publishes = []
       memory      = "1024M" # opens sealed records (Tink) and builds Calendar clients
       timeout     = 60      # an interactive API: a caller does not wait longer
       concurrency = 40      # I/O bound (Firestore, Calendar, KMS)
@@ -152,11 +167,13 @@ locals {
   }
 
   # Every function loads the whole configuration at cold start (shared.config.load), so every
-  # function gets the same environment: the settings required in cloud mode and the tenant's.
+  # function gets the settings required in cloud mode and the tenant's; the few that only some
+  # functions read (function_env_by_use) go to those only.
   function_env = {
     HYBRIDCAL_MODE                       = "cloud"
     GOOGLE_CLOUD_PROJECT                 = var.project_id
     HYBRIDCAL_DELEGATED_SA               = google_service_account.delegated.email
+    HYBRIDCAL_DELEGATED_CLIENT_ID        = google_service_account.delegated.unique_id
     HYBRIDCAL_INTAKE_URL                 = local.intake_url
     HYBRIDCAL_KMS_KEY                    = google_kms_crypto_key.kek.id
     HYBRIDCAL_WEBEX_SITE                 = var.webex_site
@@ -174,9 +191,30 @@ locals {
     HYBRIDCAL_LOG_LEVEL                  = var.log_level
   }
 
+  # Settings read only by the functions whose `uses` names them (secrets: secrets.tf).
+  function_env_by_use = {
+    api-auth = {
+      # The audience callers' ID tokens must carry: meetings_api's own URL by default (the
+      # predictable one, main.tf: the function cannot read its own output), or the app's OAuth
+      # client id when the app forwards its users' Google Sign-In tokens.
+      HYBRIDCAL_API_AUDIENCE = local.meetings_api_audience
+      HYBRIDCAL_API_ADMINS   = join(",", var.meetings_api_admins)
+    }
+    rooms = {
+      HYBRIDCAL_WORKSPACE_ADMIN = var.workspace_admin == null ? "" : var.workspace_admin
+      HYBRIDCAL_ROOM_READER     = var.room_reader == null ? "" : var.room_reader
+    }
+  }
+
+  function_envs = {
+    for key, f in local.functions : key => merge(
+      local.function_env,
+      [for use, env in local.function_env_by_use : env if contains(f.uses, use)]...
+    )
+  }
+
   _invoker_lists = {
-    admins   = var.provisioning_admins
-    meetings = var.meetings_api_invokers
+    admins = var.provisioning_admins
   }
 }
 
@@ -192,11 +230,12 @@ module "function" {
   labels                = merge(var.labels, { function = each.key })
   service_account_email = google_service_account.function[each.key].email
   build_service_account_id = google_service_account.builder.id
+  docker_repository        = google_artifact_registry_repository.functions.id
   source_archive = {
     bucket = google_storage_bucket.source.name
     object = google_storage_bucket_object.source.name
   }
-  environment = local.function_env
+  environment = local.function_envs[each.key]
   secrets     = local.function_secrets[each.key]
 
   function_config = {
@@ -208,8 +247,9 @@ module "function" {
     timeout_seconds = each.value.timeout
   }
 
-  # HTTP functions face the internet (behind IAM, except intake); Pub/Sub-fed ones accept
-  # only internal traffic, which includes Pub/Sub push from this project.
+  # HTTP functions face the internet (provision-users behind IAM; intake-push and meetings-api
+  # public, checked by the handler); Pub/Sub-fed ones accept only internal traffic, which
+  # includes Pub/Sub push from this project.
   ingress  = each.value.trigger == null ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
   public   = each.value.public
   invokers = each.value.invokers == null ? [] : local._invoker_lists[each.value.invokers]
@@ -231,6 +271,8 @@ module "function" {
     google_service_account_iam_member.sign_as_delegated,
     google_project_iam_member.function_datastore,
     google_project_iam_member.builder,
+    google_project_iam_member.builder_function_sources,
+    google_artifact_registry_repository_iam_member.builder,
     google_storage_bucket_iam_member.builder_source,
   ]
 }

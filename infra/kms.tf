@@ -27,11 +27,14 @@ resource "google_kms_crypto_key" "kek" {
   }
 }
 
-# Only the identities that seal or open records (local._functions[*].uses contains "kms"):
-# process-changes and provisioning-worker seal meeting records, meetings-api opens and seals
-# them, dispatch-joins opens them to build sealed notifications, vacation-worker seals presence
-# data. intake-push, the two tick sharders, renew-watches-worker and provision-users never
-# touch sealed data (crypto-shredding deletes wrapped keys: a store operation, no KMS call).
+# Only the identities that seal or open records (local._functions[*].uses contains "kms", which
+# tests/infra derives from the Sealer methods each function's code reaches): process-changes
+# seals meeting records and meetings-updated payloads, meetings-api opens records,
+# dispatch-joins opens them to build sealed notifications. No other function touches sealed
+# data: provisioning validates and watches (the initial sync runs in process-changes),
+# presence is stored as states and times, and crypto-shredding deletes wrapped keys (a store
+# operation, no KMS call). Opening and sealing share one data-key cache that may create a key,
+# hence one role for both.
 resource "google_kms_crypto_key_iam_member" "function" {
   for_each      = { for key, f in local.functions : key => f if contains(f.uses, "kms") }
   crypto_key_id = google_kms_crypto_key.kek.id

@@ -5,6 +5,11 @@ output "admin_endpoint_url" {
   value       = module.function["provision-users"].url
 }
 
+output "api_tokens_secret" {
+  description = "Secret to add room devices' meetings_api tokens to (then set meetings_api_tokens_enabled = true)."
+  value       = google_secret_manager_secret.this["api-tokens"].secret_id
+}
+
 output "dead_letter_subscriptions" {
   description = "Pull subscriptions holding dead-lettered messages, by topic."
   value       = { for topic, sub in google_pubsub_subscription.dead_letter : topic => sub.name }
@@ -45,9 +50,14 @@ output "kms_key" {
   value       = google_kms_crypto_key.kek.id
 }
 
+output "meetings_api_audience" {
+  description = "Audience the ID tokens presented to meetings_api must carry (HYBRIDCAL_API_AUDIENCE)."
+  value       = local.meetings_api_audience
+}
+
 output "meetings_api_url" {
-  description = "meetings_api (callers in meetings_api_invokers, with a Google-signed ID token)."
-  value       = module.function["meetings-api"].url
+  description = "meetings_api: public, every caller authenticated by the handler (ID token or device token)."
+  value       = local.meetings_api_url
 }
 
 output "webex_token_secret" {

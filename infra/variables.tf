@@ -21,6 +21,23 @@ variable "data_key_rotation_days" {
   }
 }
 
+variable "deploy_trigger" {
+  description = <<-EOT
+    The Cloud Build trigger that deploys from main (cicd.tf); null = none (create none by
+    hand on other branches: docs/deploy.md). repository: a 2nd-gen repository connection
+    (projects/P/locations/REGION/connections/C/repositories/R); service_account: the
+    deployer's email; state_bucket: the Terraform state bucket; require_approval: an approver
+    must let each build run.
+  EOT
+  type = object({
+    repository       = string
+    require_approval = optional(bool, true)
+    service_account  = string
+    state_bucket     = string
+  })
+  default = null
+}
+
 variable "firestore_location" {
   description = "Firestore location (a multi-region such as nam5/eur3, or a region). Cannot change later."
   type        = string
@@ -107,14 +124,40 @@ variable "max_delivery_attempts" {
   }
 }
 
-variable "meetings_api_invokers" {
+variable "meetings_api_admins" {
   description = <<-EOT
-    IAM members allowed to call meetings_api (app backend and device service accounts). The
-    handler also verifies the caller's Google-signed ID token and audience.
+    Emails whose Google-signed ID tokens may read every user's meetings through meetings_api
+    (HYBRIDCAL_API_ADMINS). Everyone else with a valid ID token for the API's URL sees only
+    their own meetings; room devices use tokens from the api-tokens secret.
   EOT
   type        = list(string)
   default     = []
   nullable    = false
+  validation {
+    condition     = alltrue([for email in var.meetings_api_admins : can(regex("^[^@,\\s]+@[^@,\\s]+$", email))])
+    error_message = "meetings_api_admins must be plain email addresses (no \"user:\" prefix, no commas)."
+  }
+}
+
+variable "meetings_api_audience" {
+  description = <<-EOT
+    Audience the Google-signed ID tokens presented to meetings_api must carry
+    (HYBRIDCAL_API_AUDIENCE). null = meetings_api's URL (the meetings_api_url output), what
+    service accounts and tools request. An app that forwards its users' Google Sign-In ID
+    tokens sets its OAuth client id here (those tokens are issued for the app, not a URL).
+  EOT
+  type        = string
+  default     = null
+}
+
+variable "meetings_api_tokens_enabled" {
+  description = <<-EOT
+    Give HYBRIDCAL_API_TOKENS (room devices' bearer tokens) to meetings_api. Turn on only after
+    a version was added to the `<prefix>-api-tokens` secret (docs/deploy.md): a function whose
+    secret has no version fails to deploy. Off = ID tokens only (no device access).
+  EOT
+  type        = bool
+  default     = false
 }
 
 variable "notify_lead_seconds" {
@@ -188,6 +231,19 @@ variable "renewal_horizon_seconds" {
   }
 }
 
+variable "room_reader" {
+  description = <<-EOT
+    Workspace user that reads room calendars shared with it (HYBRIDCAL_ROOM_READER), e.g.
+    hybridcal-rooms@example.com. null = workspaces (rooms) cannot be activated.
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.room_reader == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.room_reader))
+    error_message = "room_reader must be an email address."
+  }
+}
+
 variable "vacation_interval_seconds" {
   description = "Every active user's vacation responder is read once per interval (HYBRIDCAL_VACATION_INTERVAL_SECONDS)."
   type        = number
@@ -228,4 +284,17 @@ variable "webex_token_enabled" {
   EOT
   type        = bool
   default     = false
+}
+
+variable "workspace_admin" {
+  description = <<-EOT
+    Workspace admin the service acts as (through delegation) to share room calendars with
+    room_reader (HYBRIDCAL_WORKSPACE_ADMIN). null = workspaces (rooms) cannot be activated.
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.workspace_admin == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.workspace_admin))
+    error_message = "workspace_admin must be an email address."
+  }
 }

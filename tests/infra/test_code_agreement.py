@@ -1,4 +1,10 @@
-"""``infra/`` and the code must agree: a drift here is a broken deployment, not a style issue."""
+"""``infra/`` and the code must agree: a drift here is a broken deployment, not a style issue.
+
+What each function publishes, signs, decrypts and reads is not listed here: it is derived from
+the code (:mod:`tests.infra.derive`, the handler's call graph), and the function catalogue in
+``infra/functions.tf`` must say exactly that, so every grant that Terraform derives from the
+catalogue is the one the code needs, and no more.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import pytest
 
 from shared.bus.base import Topics
 from shared.config import SETTINGS
-from tests.infra import tf
+from tests.infra import derive, tf
 
 ROOT = tf.load()
 MODULE = tf.load(tf.MODULE)
@@ -63,13 +69,17 @@ def test_every_function_key_fits_the_service_account_id_limit():
         assert prefix_max + 1 + len(key) <= 30, f"{key}: service account id would exceed 30 chars"
 
 
-def test_module_is_called_once_per_function_with_the_shared_environment():
+def test_module_is_called_once_per_function_with_its_environment():
     call = ROOT.modules["function"]
     assert call["source"] == "./modules/function"
     assert call["for_each"] == "${local.functions}"
     assert call["entry_point"] == "${each.value.entry_point}"
-    assert call["environment"] == "${local.function_env}"
+    assert call["environment"] == "${local.function_envs[each.key]}"
     assert call["secrets"] == "${local.function_secrets[each.key]}"
+    # the shared environment, plus what the function's `uses` names
+    envs = " ".join(ROOT.locals["function_envs"].split())
+    assert "merge(local.function_env,[for use , env in local.function_env_by_use : env" in envs
+    assert "if contains(f.uses,use)" in envs
 
 
 def test_every_sizing_choice_carries_its_justification():
@@ -178,11 +188,139 @@ def test_join_notifications_tick_every_minute():
     assert ROOT.locals["schedules"]["join-notifications"]["schedule"] == "* * * * *"
 
 
+# -- what each function does, derived from the code ---------------------------------------------
+
+
+def _derived(key: str) -> derive.Deployed:
+    f = FUNCTIONS[key]
+    return derive.deployed(f["entry_point"], f["trigger"])
+
+
+def _listed(key: str, attribute: str) -> set[str]:
+    """A catalogue list as a set (python-hcl2 hands a one-element list over as its element)."""
+    value = FUNCTIONS[key][attribute]
+    return {value} if isinstance(value, str) else set(value)
+
+
+def _dead_letter(key: str) -> set[str]:
+    trigger = FUNCTIONS[key]["trigger"]
+    return {Topics.dead_letter(trigger)} if trigger else set()
+
+
+@pytest.mark.parametrize("key", list(FUNCTIONS))
+def test_catalogue_publishes_exactly_what_the_code_publishes(key):
+    """``publishes`` (plus the dead-letter topic of what it consumes, granted in pubsub.tf) is
+    every topic the deployment's code publishes to, and nothing else."""
+    declared = _listed(key, "publishes") | _dead_letter(key)
+    assert declared == set(_derived(key).publishes)
+
+
+@pytest.mark.parametrize("key", list(FUNCTIONS))
+def test_catalogue_uses_exactly_what_the_code_uses(key):
+    """workspace (delegated clients), kms (sealer methods reaching the KEK), webex, api-auth,
+    rooms (settings read): each grant the catalogue drives, no more, no less."""
+    assert _listed(key, "uses") == set(_derived(key).uses)
+
+
+def test_the_derivation_sees_the_grants_issue_18_found_missing():
+    # A derivation that stopped following calls would agree with any catalogue: pin a few
+    # facts of the call graph so that it cannot quietly go blind.
+    assert Topics.RENEW_USER in _derived("intake-push").publishes  # orphan stops
+    assert Topics.CALENDAR_CHANGES in _derived("renew-watches-worker").publishes  # reconcile
+    provision = _derived("provision-users")
+    assert {Topics.CALENDAR_CHANGES, Topics.PROVISIONING} <= provision.publishes
+    assert "workspace" in provision.uses and "kms" not in provision.uses  # shredding: no KMS
+    assert {"api-auth", "kms", "workspace"} <= _derived("meetings-api").uses
+    assert derive.kms_sealer_methods() >= {"seal", "open", "seal_for_publish"}
+    assert "shred_user" not in derive.kms_sealer_methods()
+
+
+def test_publisher_grants_follow_the_catalogue():
+    grants = " ".join(ROOT.locals["_publish_grants"].split())
+    assert "for key , f in local.functions : [for topic in f.publishes" in grants
+    assert "google_pubsub_topic.dead_letter[f.trigger].name" in grants and "if f.trigger != None" in grants
+    grant = ROOT.resource("google_pubsub_topic_iam_member", "function_publisher")
+    assert grant["for_each"] == "${local._publish_grants}"
+    assert grant["role"] == "roles/pubsub.publisher"
+    assert grant["member"] == "${google_service_account.function[each.value.key].member}"
+
+
+def test_kms_role_only_for_the_identities_that_seal_or_open():
+    grant = ROOT.resource("google_kms_crypto_key_iam_member", "function")
+    assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+    assert 'if contains(f.uses,"kms")' in grant["for_each"]
+    assert grant["crypto_key_id"] == "${google_kms_crypto_key.kek.id}"
+    project_roles = ROOT.text["iam.tf"] + ROOT.text["main.tf"]
+    assert "roles/cloudkms" not in project_roles
+
+
+def test_delegation_is_keyless_and_scoped_to_the_delegated_account():
+    grant = ROOT.resource("google_service_account_iam_member", "sign_as_delegated")
+    assert grant["service_account_id"] == "${google_service_account.delegated.name}"
+    assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
+    assert "workspace" in grant["for_each"] and "contains(f.uses" in grant["for_each"]
+    project_grants = ROOT.resources["google_project_iam_member"]
+    for body in project_grants.values():
+        assert "serviceAccountTokenCreator" not in str(body) and "serviceAccountUser" not in str(body)
+
+
+def _settings_by_env() -> dict[str, str]:
+    return {s.env: s.attr for s in SETTINGS}
+
+
+def test_scoped_settings_and_secrets_are_keyed_by_the_use_that_reads_them():
+    """The settings only some functions get are exactly those the matching use is derived from."""
+    attr = _settings_by_env()
+    by_use = {use: {attr[env] for env in envs}
+              for use, envs in ROOT.locals["function_env_by_use"].items()}
+    secrets = {use: {attr[env] for env in envs}
+               for use, envs in ROOT.locals["_secrets_by_use"].items()}
+    for use in set(by_use) | set(secrets):
+        assert by_use.get(use, set()) | secrets.get(use, set()) == derive.USES_BY_SETTING[use], use
+    assert not set(ROOT.locals["function_env"]) & {
+        env for envs in ROOT.locals["function_env_by_use"].values() for env in envs}
+
+
+# Settings deployed functions read but never get: embedded mode only, or a default that is
+# right in the cloud.
+EMBEDDED_ONLY = {"admin_token", "data_dir", "google_api_endpoint"}
+
+
+@pytest.mark.parametrize("key", list(FUNCTIONS))
+def test_every_setting_a_function_reads_is_given_to_it(key):
+    """A setting without a default that the deployment's code reads reaches it: through the
+    shared environment, its uses' settings, or its uses' secrets (when switched on)."""
+    attr = _settings_by_env()
+    uses = _listed(key, "uses")
+    given = {attr[env] for env in ROOT.locals["function_env"]}
+    given.add("pseudonym_key")  # every function's secret (secrets.tf)
+    for use in uses:
+        given |= {attr[env] for env in ROOT.locals["function_env_by_use"].get(use, {})}
+        given |= {attr[env] for env in ROOT.locals["_secrets_by_use"].get(use, {})}
+    defaults = {s.attr for s in SETTINGS if s.default is not None}
+    missing = set(_derived(key).config) - given - defaults - EMBEDDED_ONLY
+    assert not missing, f"{key} reads {sorted(missing)} but infra/ never sets them"
+
+
+def test_every_function_pseudonymises_with_the_one_secret_key():
+    for key in FUNCTIONS:
+        assert "pseudonym_key" in _derived(key).config, key
+    secrets = " ".join(ROOT.locals["function_secrets"].split())
+    assert "HYBRIDCAL_PSEUDONYM_KEY" in secrets
+    grants = " ".join(ROOT.locals["_secret_grants"].split())
+    assert '"${key}/pseudonym-key"' in grants and "if contains(f.uses,use)" in grants
+
+
+def test_admin_added_secrets_reach_functions_only_once_switched_on():
+    enabled = ROOT.locals["_secret_enabled"]
+    assert enabled == {"api-tokens": "${var.meetings_api_tokens_enabled}", "pseudonym-key": True,
+                       "webex-token": "${var.webex_token_enabled}"}
+    assert "if local._secret_enabled[secret]" in ROOT.locals["function_secrets"]
+    for name in ("meetings_api_tokens_enabled", "webex_token_enabled"):
+        assert ROOT.variables[name]["default"] is False
+
+
 # -- configuration ----------------------------------------------------------------------------------
-
-
-def _secret_env_names() -> set[str]:
-    return set(re.findall(r"\b(HYBRIDCAL_[A-Z_]+)\s*=", ROOT.text["secrets.tf"]))
 
 
 def test_every_setting_required_in_cloud_mode_is_set_on_every_function():
@@ -192,17 +330,24 @@ def test_every_setting_required_in_cloud_mode_is_set_on_every_function():
     assert env["HYBRIDCAL_MODE"] == "cloud"
 
 
+def _secret_env_names() -> set[str]:
+    return {env for envs in ROOT.locals["_secrets_by_use"].values() for env in envs} | {
+        "HYBRIDCAL_PSEUDONYM_KEY"}
+
+
 def test_functions_set_only_real_settings():
     known = {s.env for s in SETTINGS}
-    assert set(ROOT.locals["function_env"]) <= known
+    scoped = {env for envs in ROOT.locals["function_env_by_use"].values() for env in envs}
+    assert set(ROOT.locals["function_env"]) | scoped <= known
     assert _secret_env_names() <= known
-    assert _secret_env_names() == {"HYBRIDCAL_PSEUDONYM_KEY", "HYBRIDCAL_WEBEX_TOKEN"}
-    embedded_only = {"HYBRIDCAL_DATA_DIR", "HYBRIDCAL_ADMIN_TOKEN", "HYBRIDCAL_GOOGLE_API_ENDPOINT"}
-    assert not embedded_only & set(ROOT.locals["function_env"])
+    assert _secret_env_names() == {"HYBRIDCAL_PSEUDONYM_KEY", "HYBRIDCAL_WEBEX_TOKEN",
+                                   "HYBRIDCAL_API_TOKENS"}
+    assert not EMBEDDED_ONLY & {_settings_by_env()[e] for e in set(ROOT.locals["function_env"]) | scoped}
 
 
 def test_secrets_never_travel_as_plain_environment_variables():
-    assert not _secret_env_names() & set(ROOT.locals["function_env"])
+    scoped = {env for envs in ROOT.locals["function_env_by_use"].values() for env in envs}
+    assert not _secret_env_names() & (set(ROOT.locals["function_env"]) | scoped)
     assert "secret_environment_variables" in MODULE.text["main.tf"]
 
 
@@ -225,11 +370,46 @@ def test_variable_defaults_match_the_code_defaults(variable, env):
     assert f"var.{variable}" in ROOT.locals["function_env"][env]
 
 
+@pytest.mark.parametrize(
+    ("variable", "use", "env"),
+    [("meetings_api_admins", "api-auth", "HYBRIDCAL_API_ADMINS"),
+     ("workspace_admin", "rooms", "HYBRIDCAL_WORKSPACE_ADMIN"),
+     ("room_reader", "rooms", "HYBRIDCAL_ROOM_READER")],
+)
+def test_tenant_variables_reach_the_setting_that_reads_them(variable, use, env):
+    setting = next(s for s in SETTINGS if s.env == env)
+    assert not setting.required_in  # optional features: unset = off
+    assert f"var.{variable}" in ROOT.locals["function_env_by_use"][use][env]
+    assert ROOT.variables[variable]["default"] in (None, [])
+
+
+def test_the_delegation_error_names_the_real_client_id():
+    env = ROOT.locals["function_env"]
+    assert env["HYBRIDCAL_DELEGATED_CLIENT_ID"] == "${google_service_account.delegated.unique_id}"
+    assert ROOT.outputs["dwd_client_id"]["value"] == "${google_service_account.delegated.unique_id}"
+
+
+def _predictable_url(name: str) -> str:
+    return "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.prefix}-" + name
+
+
 def test_intake_url_is_the_deterministic_url_of_the_intake_function():
     assert "intake-push" in FUNCTIONS
-    assert ROOT.locals["intake_url"] == (
-        "https://${var.region}-${var.project_id}.cloudfunctions.net/${var.prefix}-intake-push"
-    )
+    assert ROOT.locals["intake_url"] == _predictable_url("intake-push")
+
+
+def test_meetings_api_audience_is_its_own_predictable_url_without_a_cycle():
+    assert ROOT.locals["meetings_api_url"] == _predictable_url("meetings-api")
+    assert ROOT.locals["meetings_api_audience"] == (
+        "${coalesce(var.meetings_api_audience,local.meetings_api_url)}")
+    assert ROOT.variables["meetings_api_audience"]["default"] is None
+    api_auth = ROOT.locals["function_env_by_use"]["api-auth"]
+    assert api_auth["HYBRIDCAL_API_AUDIENCE"] == "${local.meetings_api_audience}"
+    assert "module.function" not in str(ROOT.locals["function_env"]) + str(api_auth)
+    assert ROOT.outputs["meetings_api_url"]["value"] == "${local.meetings_api_url}"
+    assert ROOT.outputs["meetings_api_audience"]["value"] == "${local.meetings_api_audience}"
+    # checked against what Google reports once the function exists
+    assert 'module.function["meetings-api"].url == local.meetings_api_url' in ROOT.text["main.tf"]
 
 
 # -- security -----------------------------------------------------------------------------------
@@ -243,40 +423,31 @@ def test_no_service_account_key_anywhere():
     assert "google_service_account_key" not in _all_infra_text()
 
 
-def test_only_intake_push_is_public():
-    assert {k for k, f in FUNCTIONS.items() if f.get("public")} == {"intake-push"}
+PUBLIC = {
+    # Google's push sender cannot authenticate; the handler checks channel id + token.
+    "intake-push",
+    # Authenticated by the handler (ID-token signature and audience, device tokens in constant
+    # time): Cloud Run IAM would strip the ID token's signature and refuse device tokens and
+    # browsers (docs/deploy.md).
+    "meetings-api",
+}
+
+
+def test_public_functions_are_exactly_those_that_authenticate_their_callers_themselves():
+    assert {k for k, f in FUNCTIONS.items() if f.get("public")} == PUBLIC
     assert "allAuthenticatedUsers" not in _all_infra_text()
     public_lines = [line for line in _all_infra_text().splitlines() if '"allUsers"' in line]
     assert [line.strip() for line in public_lines] == [
         '{ for label, member in { public = "allUsers" } : label => member if var.public },'
     ]
+    assert "api-auth" in _listed("meetings-api", "uses")  # its own checks are configured
 
 
 def test_private_http_functions_name_their_invokers():
     for key, f in FUNCTIONS.items():
         if f["trigger"] is None and not f.get("public"):
             assert f.get("invokers") in ROOT.locals["_invoker_lists"], key
-
-
-KMS_USERS = {
-    # seal meeting records during sync
-    "process-changes", "provisioning-worker",
-    # open records for the API, and seal scheduled ones
-    "meetings-api",
-    # open meetings to build sealed notification payloads
-    "dispatch-joins",
-    # seal presence data
-    "vacation-worker",
-}
-
-
-def test_kms_role_only_for_the_identities_that_seal_or_open():
-    assert {k for k, f in FUNCTIONS.items() if "kms" in f["uses"]} == KMS_USERS
-    grant = ROOT.resource("google_kms_crypto_key_iam_member", "function")
-    assert grant["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-    assert 'contains(f.uses, \\"kms\\")' in grant["for_each"] or "kms" in grant["for_each"]
-    project_roles = ROOT.text["iam.tf"] + ROOT.text["main.tf"]
-    assert "roles/cloudkms" not in project_roles
+    assert "meetings_api_invokers" not in ROOT.variables  # replaced by the handler's checks
 
 
 def test_key_rotates_and_cannot_be_destroyed_by_accident():
@@ -285,16 +456,45 @@ def test_key_rotates_and_cannot_be_destroyed_by_accident():
     assert key["lifecycle"]["prevent_destroy"] is True
 
 
-def test_delegation_is_keyless_and_scoped_to_the_delegated_account():
-    grant = ROOT.resource("google_service_account_iam_member", "sign_as_delegated")
-    assert grant["service_account_id"] == "${google_service_account.delegated.name}"
-    assert grant["role"] == "roles/iam.serviceAccountTokenCreator"
-    project_grants = ROOT.resources["google_project_iam_member"]
-    for body in project_grants.values():
-        assert "serviceAccountTokenCreator" not in str(body) and "serviceAccountUser" not in str(body)
-    workspace = {k for k, f in FUNCTIONS.items() if "workspace" in f["uses"]}
-    assert workspace == {"process-changes", "provisioning-worker", "renew-watches-worker",
-                         "vacation-worker", "meetings-api"}
+def test_builder_reads_the_function_sources_and_writes_only_its_repository():
+    project = ROOT.resources["google_project_iam_member"]
+    assert project["builder"]["for_each"] == "${toset(['roles/logging.logWriter'])}"
+    sources = project["builder_function_sources"]
+    assert sources["role"] == "roles/storage.objectViewer"
+    assert sources["member"] == "${google_service_account.builder.member}"
+    assert ROOT.locals["_gcf_sources_bucket"] == (
+        "gcf-v2-sources-${data.google_project.this.number}-${var.region}")
+    expression = sources["condition"]["expression"]
+    assert "projects/_/buckets/${local._gcf_sources_bucket}" in expression
+    assert "/objects/" in expression
+    writer = ROOT.resource("google_artifact_registry_repository_iam_member", "builder")
+    assert writer["role"] == "roles/artifactregistry.writer"
+    assert writer["repository"] == "${google_artifact_registry_repository.functions.name}"
+    assert ROOT.modules["function"]["docker_repository"] == (
+        "${google_artifact_registry_repository.functions.id}")
+    assert "docker_repository = var.docker_repository" in " ".join(MODULE.text["main.tf"].split())
+
+
+def test_first_apply_orders_identities_after_their_apis():
+    for name, body in ROOT.resources["google_service_account"].items():
+        assert body.get("depends_on") == "${google_project_service.this}", name
+    assert "iam.googleapis.com" in ROOT.locals["_services"]
+    identity = ROOT.resource("google_project_service_identity", "pubsub")
+    assert identity["service"] == "pubsub.googleapis.com"
+    assert ROOT.locals["pubsub_agent"] == "${google_project_service_identity.pubsub.member}"
+    assert "gcp-sa-pubsub" not in _all_infra_text()  # never named before it exists
+
+
+def test_deploy_trigger_fires_on_main_only_and_waits_for_approval_by_default():
+    triggers = ROOT.resources["google_cloudbuild_trigger"]
+    assert list(triggers) == ["deploy"]
+    deploy = triggers["deploy"]
+    assert deploy["repository_event_config"]["push"] == {"branch": "^main$"}
+    assert "pull_request" not in deploy["repository_event_config"]
+    assert deploy["approval_config"]["approval_required"] == (
+        "${var.deploy_trigger.require_approval}")
+    assert "require_approval = optional(bool, true)" in ROOT.text["variables.tf"]
+    assert deploy["filename"] == "cloudbuild.yaml"
 
 
 def test_firestore_indexes_cover_the_store_queries():
@@ -329,11 +529,15 @@ def test_firestore_indexes_cover_the_store_queries():
     assert ROOT.resource("google_firestore_database", "this")["type"] == "FIRESTORE_NATIVE"
 
 
-def test_idempotency_and_lease_collections_expire():
-    ttl = ROOT.locals["ttl_collections"]
-    for collection in ("processed", "attempts", "leases", "notifications"):
-        assert f"'{collection}'" in ttl
-    assert ROOT.resource("google_firestore_field", "ttl")["field"] == "expire_at"
+def test_ttl_policies_cover_exactly_the_collections_written_with_an_expiry():
+    from shared.store import names
+    from shared.store.firestore import TTL_FIELD
+
+    ttl = set(re.findall(r"'([a-z_]+)'", ROOT.locals["ttl_collections"]))
+    assert ttl == derive.expiring_collections()
+    assert {names.RATELIMITS, names.ORPHAN_STOPS} <= ttl  # the public endpoint's writes
+    assert set(names.NOT_PER_USER) <= ttl
+    assert ROOT.resource("google_firestore_field", "ttl")["field"] == TTL_FIELD == "expire_at"
 
 
 def test_outputs_an_admin_needs():
@@ -345,7 +549,9 @@ def test_outputs_an_admin_needs():
     )
     assert outputs["intake_url"]["value"] == "${local.intake_url}"
     assert outputs["admin_endpoint_url"]["value"] == '${module.function["provision-users"].url}'
-    assert outputs["meetings_api_url"]["value"] == '${module.function["meetings-api"].url}'
+    assert outputs["meetings_api_url"]["value"] == "${local.meetings_api_url}"
+    assert outputs["api_tokens_secret"]["value"] == (
+        '${google_secret_manager_secret.this["api-tokens"].secret_id}')
 
 
 def test_source_archive_holds_only_the_deployable_code():

@@ -25,8 +25,9 @@ resource "google_cloudfunctions2_function" "this" {
 
   build_config {
     runtime         = var.function_config.runtime
-    entry_point     = var.entry_point
-    service_account = var.build_service_account_id
+    entry_point       = var.entry_point
+    service_account   = var.build_service_account_id
+    docker_repository = var.docker_repository
     source {
       storage_source {
         bucket = var.source_archive.bucket

@@ -9,6 +9,15 @@ variable "description" {
   default     = ""
 }
 
+variable "docker_repository" {
+  description = <<-EOT
+    Artifact Registry repository for the built image (projects/P/locations/L/repositories/R);
+    null = Google's default gcf-artifacts repository.
+  EOT
+  type        = string
+  default     = null
+}
+
 variable "entry_point" {
   description = "Name of the handler exported by main.py (the functions-framework target)."
   type        = string

@@ -565,3 +565,20 @@ def test_source_archive_holds_only_the_deployable_code():
             assert ".*" in excludes and ".*/**" in excludes
         else:
             assert name in excludes or f"{name}/**" in excludes, f"{name} would be deployed"
+
+
+def test_infra_readme_grant_matrix_is_the_derived_one():
+    text = (tf.INFRA / "README.md").read_text()
+    section = text[text.index("## Who may do what"):text.index("## meetings_api: public")]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {}
+    for row in rows:
+        name, publishes, signs, kms, _ = (cell.strip() for cell in row.strip("|").split("|"))
+        topics = {t.strip() for t in re.sub(r"\([^)]*\)", "", publishes).split(",") if t.strip()}
+        documented[name.strip("`")] = (topics, signs == "yes", kms == "yes")
+    assert set(documented) == set(FUNCTIONS)
+    for key, (topics, signs, kms) in documented.items():
+        derived = _derived(key)
+        assert topics == set(derived.publishes) - _dead_letter(key), key
+        assert signs == ("workspace" in derived.uses), key
+        assert kms == ("kms" in derived.uses), key

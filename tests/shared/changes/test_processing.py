@@ -16,8 +16,6 @@ from tests.shared.changes.processing_helpers import (
 )
 
 pytestmark = pytest.mark.integration
-for _module in ("local.workspace_sim", "shared.crypto.sealer", "shared.google.clients"):
-    pytest.importorskip(_module, reason=f"the embedded stack needs {_module} (issues 3 and 5)")
 
 ANNA = "anna@example.com"  # German organizer
 KEN = "ken@example.com"  # Japanese organizer

@@ -42,6 +42,7 @@ def test_meetings_page_shows_join_buttons_and_updates_live(stack, tmp_path):
                                              args=["--no-sandbox"])
         try:
             page = browser.new_page()
+            page.clock.install()  # the page's timers run on a clock this test moves
             page.goto(url)
             rows = page.locator("li.meeting")
             assert rows.count() == 2
@@ -52,8 +53,15 @@ def test_meetings_page_shows_join_buttons_and_updates_live(stack, tmp_path):
             assert rows.nth(1).locator("a.join").count() == 0  # no link, no button
 
             _meeting(stack, "Added from a phone", "https://example.zoom.us/j/987654321", 4)
-            page.wait_for_function(
-                "document.querySelectorAll('li.meeting').length === 3", timeout=15_000)
+            assert rows.count() == 2  # nothing redraws until the refresh interval passes
+            assert page.locator("#meetings").get_attribute("data-updated") is None
+            page.clock.run_for(1_000)  # one refresh interval (refresh=1): the script fetches
+            # The page's own signal that a refresh finished: data-updated (or data-error).
+            # The timeout only bounds a broken page; nothing here depends on how long it took.
+            page.locator("#meetings[data-updated], #meetings[data-error]").wait_for(
+                state="attached", timeout=10_000)
+            assert page.locator("#meetings").get_attribute("data-error") is None
+            assert rows.count() == 3
             assert page.locator("li.meeting .title").nth(2).inner_text() == "Added from a phone"
             assert page.locator("img").count() == 0  # still text after the script redraws
             shot = tmp_path / "meetings-page.png"

@@ -7,6 +7,11 @@ row, nothing answers 5xx, every request has a timeout and finishes quickly, no r
 carries another user's data, a secret or a traceback, forged input publishes no
 ``calendar-changes`` work, and both users stay active.
 
+Every row starts on fresh state: a row whose outcome changes state gets a stack of its own;
+a refused row must leave no trace at all (``_state``: store, simulated domain, Google calls,
+messages, configuration, clock), which lets the refused rows share one stack without any of
+them seeing what an earlier one did.
+
 ``docs/security.md`` lists the same case ids for humans; ``test_docs_list_every_case`` keeps the
 two in step.
 """
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -301,19 +308,28 @@ CASES: list[Case] = [
 
 
 # -- the running stack -------------------------------------------------------------------------
+# Rows whose documented outcome changes state (work accepted, an orphan stop asked for) run on
+# a stack of their own. Every other row is refused, and refused input must leave no trace: the
+# row asserts that the whole state (``_state``) is exactly as it found it. Those rows share one
+# stack, and each starts by checking that the state is still the one the stack was built with,
+# so no row ever sees what an earlier row did; a row that did leave a trace fails, and the next
+# row gets a rebuilt stack.
+EFFECTS = (LOGGED_SKIP, PATCHED_ONCE)
+
+
 @dataclass
 class Env:
     stack: Any
     ctx: dict[str, str]
     secrets: list[str]
+    baseline: dict[str, Any] = field(default_factory=dict)  # _state() once built
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory) -> Iterator[Env]:
+@contextmanager
+def _running(data_dir: Path) -> Iterator[Env]:
     from local import LocalStack
 
-    with LocalStack(data_dir=tmp_path_factory.mktemp("abuse") / "data",
-                    scheduler=False) as stack:
+    with LocalStack(data_dir=data_dir, scheduler=False, webex_fake=False) as stack:
         for email in (ANN, BEN):
             stack.add_user(email)
             assert stack.activate(email) == "active"
@@ -338,7 +354,85 @@ def env(tmp_path_factory) -> Iterator[Env]:
         }
         secrets = [ANN_TITLE, BEN_TITLE, ANN, BEN, "Traceback", 'File "', "webex.com",
                    ctx["ann_channel_token"], ctx["ben_channel_token"], ctx["admin_token"]]
-        yield Env(stack, ctx, secrets)
+        yield Env(stack, ctx, secrets, _state(stack))
+
+
+def _state(stack: Any) -> dict[str, Any]:
+    """Everything a row could change or observe: every stored document (all tables, read from
+    the SQLite file itself), the simulated domain (users, calendars and their events and ACLs,
+    channels with their message numbers, delegation, API switches, faults, pending pushes),
+    every Google call counted, every message published or pending, the running
+    configuration (API tokens included) and the clock. Equal states cannot be told apart."""
+    from local.workspace_sim.simulator import SCOPES
+
+    store = Path(stack.services.store.path)
+    with closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)) as db:
+        tables = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+        documents = db.execute(
+            "SELECT collection, key, data FROM documents ORDER BY collection, key").fetchall()
+    sim = stack.sim
+    with sim.lock:
+        calendars = {cid: (json.dumps(cal.events, sort_keys=True, default=str),
+                           json.dumps(cal.acl, sort_keys=True), cal.writable, cal.generation)
+                     for cid, cal in sim.calendar_state.calendars.items()}
+        channels = {c.id: (c.calendar, c.stopped, c.message_number, c.expiration, c.token)
+                    for c in sim.calendar_state.channels.values()}
+        domain = json.dumps(sim.users, sort_keys=True, default=str)
+    files = {path.name: path.read_bytes() for path in store.parent.iterdir()
+             if not path.name.startswith(store.name)}  # the keyset; not SQLite's own files
+    return {
+        "tables": tables, "documents": documents, "files": files, "calendars": calendars,
+        "channels": channels, "domain": domain, "api_enabled": dict(sim.api_enabled),
+        "delegation": sim.delegation.allows(sim.service_account_info["client_id"], SCOPES),
+        "faults": repr(sim.faults.settings), "pending_pushes": sim.pending_pushes(),
+        "google_calls": dict(stack.api_calls()),
+        "published": {topic: len(stack.bus.published(topic)) for topic in stack.bus.topics()},
+        "pending_messages": stack.bus.pending(), "config": stack.services.config,
+        "now": stack.now(),
+    }
+
+
+def _differences(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return [name for name in before.keys() | after.keys() if before.get(name) != after.get(name)]
+
+
+class _SharedStack:
+    """The stack the refused rows share; rebuilt when a row left a trace in it."""
+
+    def __init__(self, make_dir: Callable[[], Path]) -> None:
+        self._make_dir = make_dir
+        self._exit = ExitStack()
+        self._env: Env | None = None
+        self.builds = 0
+
+    def clean(self) -> Env:
+        if self._env is None or _differences(self._env.baseline, _state(self._env.stack)):
+            self.close()
+            self._env = self._exit.enter_context(_running(self._make_dir()))
+            self.builds += 1
+        return self._env
+
+    def close(self) -> None:
+        self._exit.close()
+        self._exit, self._env = ExitStack(), None
+
+
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory) -> Iterator[_SharedStack]:
+    shared = _SharedStack(lambda: tmp_path_factory.mktemp("abuse") / "data")
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def env(case: Case, shared_stack: _SharedStack, tmp_path: Path) -> Iterator[Env]:
+    """A fresh stack for a row that changes state; the clean shared one for a refused row."""
+    if case.expect in EFFECTS or case.event:
+        shared_stack.close()  # one stack at a time: the entry points serve the last one started
+        with _running(tmp_path / "data") as fresh:
+            yield fresh
+    else:
+        yield shared_stack.clean()
 
 
 def _insert(stack: Any, email: str, fields: Mapping[str, str]) -> str:
@@ -376,6 +470,7 @@ def _send(env: Env, case: Case, ctx: Mapping[str, str]) -> requests.Response:
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_abuse_case(env: Env, case: Case, caplog: pytest.LogCaptureFixture) -> None:
     stack = env.stack
+    assert not _differences(env.baseline, _state(stack)), "the row must start on fresh state"
     caplog.set_level(logging.INFO)
     patches_before = stack.api_calls()["calendar.events.patch"]
     event_id = _insert(stack, ANN, case.event) if case.event else None
@@ -421,6 +516,8 @@ def test_abuse_case(env: Env, case: Case, caplog: pytest.LogCaptureFixture) -> N
         if case.entry in ("meetings_api", "provision_users", "router") \
                 and case.method != "HEAD":
             assert answer.json()["error"]["message"]
+        # refused input leaves no trace: nothing stored, called, published or reconfigured
+        assert _differences(env.baseline, _state(stack)) == []
     for email in (ANN, BEN):
         assert stack.user_status(email)["status"] == "active", f"{case.id} changed {email}"
 
@@ -444,3 +541,32 @@ def test_docs_list_every_case() -> None:
     assert documented == {case.id for case in CASES}
     for case in CASES:
         assert rows[case.id] == str(case.expect), f"{case.id}: docs say {rows[case.id]!r}"
+
+
+def test_state_sees_every_kind_of_trace(tmp_path: Path) -> None:
+    """``_state`` is what makes sharing a stack between refused rows safe: each kind of trace
+    a row could leave shows up in it."""
+    from shared.google.factory import CALENDAR_SCOPE
+
+    with _running(tmp_path / "data") as env:
+        stack = env.stack
+        traces: list[tuple[str, Callable[[], object]]] = [
+            ("documents", lambda: stack.services.store.put("ratelimits", "x", {"n": 1})),
+            ("google_calls", lambda: stack.calendar(ANN).settings().get(
+                setting="locale").execute()),
+            ("published", lambda: stack.bus.publish("nobody-listens", {})),
+            ("config", lambda: stack.api_token(f"user:{BEN}")),
+            ("calendars", lambda: stack.sim.user_call(BEN, "calendar.events.delete", {
+                "cal": "primary", "eid": env.ctx["ben_event"]})),
+            ("channels", lambda: stack.sim.calendar_state.channels[env.ctx["ann_channel"]]
+             .__setattr__("stopped", True)),
+            ("domain", lambda: stack.sim.set_suspended(BEN, True)),
+            ("delegation", lambda: stack.sim.delegation.revoke(
+                stack.sim.service_account_info["client_id"], CALENDAR_SCOPE)),
+            ("api_enabled", lambda: stack.sim.set_api_enabled("gmail", False)),
+            ("now", lambda: stack.clock.advance(1)),
+        ]
+        for kind, leave_trace in traces:
+            before = _state(stack)
+            leave_trace()
+            assert kind in _differences(before, _state(stack)), kind

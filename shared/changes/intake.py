@@ -17,7 +17,7 @@ from shared.errors import BadRequest
 from shared.http.messages import HeaderLookup
 from shared.logs import fields
 from shared.store import names
-from shared.users.watch import token_hash
+from shared.users.watch import ACCEPTING, token_hash
 
 if TYPE_CHECKING:
     from shared.runtime import Services
@@ -55,7 +55,7 @@ def accept_push(services: Services, headers: HeaderLookup) -> Outcome:
         _LOGGER.warning("security: push with a wrong channel token refused",
                         extra=fields(user=channel.get("user_id"), security=True))
         return Outcome("forbidden", 403)
-    if channel.get("state") != "active":
+    if channel.get("state") not in ACCEPTING:  # "opening": its watch call has not answered
         return Outcome("stopped", 200)
     if state == "sync":
         services.store.merge(names.CHANNELS, channel_id, {"confirmed": True})

@@ -209,6 +209,10 @@ def stop_orphan(services: Services, data: dict[str, Any]) -> str:
     channel_id, resource_id = data.get("channel_id"), data.get("resource_id")
     if not isinstance(channel_id, str) or not isinstance(resource_id, str) or not resource_id:
         raise BadRequest("orphan message without channel_id/resource_id")
+    if services.store.get(CHANNELS, channel_id) is not None:
+        # Recorded since intake asked: a channel whose early ``sync`` overtook its watch call.
+        _LOGGER.info("orphan stop skipped: the channel is ours after all")
+        return "known"
     known = services.store.query(CHANNELS, [Filter("resource_id", "==", resource_id)], limit=1)
     if not known:
         _LOGGER.info("orphan channel on an unknown resource skipped")

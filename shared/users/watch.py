@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 COLLECTION = names.CHANNELS
-ACTIVE, STOPPING, STOPPED = "active", "stopping", "stopped"
+OPENING, ACTIVE, STOPPING, STOPPED = "opening", "active", "stopping", "stopped"
+ACCEPTING = (OPENING, ACTIVE)  # states whose pushes intake trusts
 
 
 def token_hash(token: str) -> str:
@@ -49,22 +50,35 @@ def token_hash(token: str) -> str:
 def start_channel(services: Services, user_id: str, email: str,
                   calendar_id: str = "primary") -> dict[str, Any]:
     """``events.watch`` on a calendar (the user's primary, or a room's acting as ``email``);
-    returns the stored channel doc."""
+    returns the stored channel doc.
+
+    The channel is recorded (``opening``) *before* the watch call: Google may deliver the
+    channel's ``sync`` message before ``events.watch`` answers, and intake must then know the
+    channel, or it takes it for an orphan and has it stopped. A watch that fails removes
+    the record; a channel Google created anyway (the answer was lost) is then an orphan and is
+    stopped as one.
+    """
     channel_id = f"hc-{uuid.uuid4()}"
     token = secrets.token_urlsafe(32)
-    answer = services.workspace.calendar(email, calendar_id).watch(
-        # required when deployed; unset (embedded, outside the stack) Google refuses the watch
-        channel_id=channel_id, address=services.config.intake_url or "", token=token,
-        ttl_seconds=services.config.watch_ttl_seconds)
-    expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000,
-                                     tz=services.clock.now().tzinfo) \
-        if answer.get("expiration") else services.clock.now() + timedelta(
+    now = services.clock.now()
+    services.store.put(COLLECTION, channel_id, {
+        "user_id": user_id, "token_hash": token_hash(token), "state": OPENING,
+        "confirmed": False, "created": to_rfc3339(now)})
+    try:
+        answer = services.workspace.calendar(email, calendar_id).watch(
+            # required when deployed; unset (embedded, outside the stack) Google refuses it
+            channel_id=channel_id, address=services.config.intake_url or "", token=token,
+            ttl_seconds=services.config.watch_ttl_seconds)
+    except Exception:
+        services.store.delete(COLLECTION, channel_id)
+        raise
+    expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, tz=now.tzinfo) \
+        if answer.get("expiration") else now + timedelta(
             seconds=services.config.watch_ttl_seconds)
-    doc = {"user_id": user_id, "resource_id": answer["resourceId"],
-           "token_hash": token_hash(token), "expires": to_rfc3339(expires), "state": "active",
-           "confirmed": False, "created": to_rfc3339(services.clock.now())}
-    services.store.put(COLLECTION, channel_id, doc)
-    return {"id": channel_id, **doc}
+    # merge, not put: an early ``sync`` may already have confirmed the channel
+    services.store.merge(COLLECTION, channel_id, {
+        "resource_id": answer["resourceId"], "expires": to_rfc3339(expires), "state": ACTIVE})
+    return {"id": channel_id, **(services.store.get(COLLECTION, channel_id) or {})}
 
 
 def stop_channel(services: Services, acts_as: str, channel_id: str, resource_id: str, *,

@@ -11,6 +11,7 @@ from shared.errors import (
     HybridcalError,
     MethodNotAllowed,
     NotFound,
+    TransientError,
     Unauthorized,
 )
 
@@ -23,6 +24,8 @@ JsonResult = tuple[str, int, dict[str, str]]
 
 MAX_BODY_BYTES = 1_048_576  # 1 MiB: larger admin batches must use CSV upload through the CLI
 
+RETRY_AFTER_SECONDS = 30
+TRANSIENT_MESSAGE = "a backend is busy or unavailable; retry later"
 _STATUS = {BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404,
            MethodNotAllowed: 405}
 
@@ -42,6 +45,10 @@ def error_response(exc: HybridcalError) -> JsonResult:
         if isinstance(exc, cls):
             extra = _headers(exc, status)
             return json_response(status, {"error": {"code": status, "message": str(exc)}}, extra)
+    if isinstance(exc, TransientError):
+        # Google's quota or a busy store outlasted our retries: the caller may simply retry.
+        return json_response(503, {"error": {"code": 503, "message": TRANSIENT_MESSAGE}},
+                             {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return json_response(500, {"error": {"code": 500, "message": "internal error"}})
 
 

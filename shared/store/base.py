@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
+from shared.errors import TransientError
+
 Document = dict[str, Any]
 Op = Literal["==", "!=", "<", "<=", ">", ">=", "in"]
 T = TypeVar("T")
@@ -31,8 +33,11 @@ class Filter:
     value: Any  # Any: a JSON scalar (a list of them for "in"), compared with stored values
 
 
-class Conflict(Exception):
-    """A transaction could not commit because of concurrent writers, even after retries."""
+class Conflict(TransientError):
+    """A transaction could not commit because of concurrent writers, even after retries.
+
+    Transient: the same write succeeds once the contention passes, so a Pub/Sub handler is
+    redelivered and an HTTP caller is told to retry (503), never given a bare 500."""
 
 
 class Store(Protocol):

@@ -281,3 +281,19 @@ def test_unknown_paths_are_404_and_addresses_may_be_percent_encoded(stack):
     assert _call(stack, "GET", "/users/Ann%40Example.com/presence", ann).status_code == 200
     # A malformed address under /users/ is still a 400, whatever follows it.
     assert _call(stack, "GET", "/users/not-an-email/elsewhere", ann).status_code == 400
+
+
+def test_google_busy_beyond_our_retries_is_a_503_with_retry_after(stack):
+    """Quota or server errors that outlast the backoff are the caller's cue to retry later,
+    not an 'internal error'."""
+    _users(stack)
+    token = stack.api_token(f"user:{ANN}")
+    stack.faults.fail_next("calendar.events.quickAdd", status=503, times=10)
+
+    answer = _call(stack, "POST", f"/users/{ANN}/meetings", token,
+                   json={"text": "Design review tomorrow 3pm"})
+
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert "retry later" in answer.json()["error"]["message"]
+    assert stack.sim.faults.injected["scripted_503"] == 5  # the gateway's five attempts

@@ -17,6 +17,7 @@ from shared.google.errors import (
     GoneOrMissing,
     GooglePermanentError,
     GoogleTransientError,
+    SigningRefused,
 )
 from shared.users import provisioning
 from shared.users.status import (
@@ -51,6 +52,9 @@ def activate_workspace(services: Services, room: str) -> str:
     try:
         rule = services.workspace.calendar(admin, room).acl_insert(role="reader", user=reader)
         ensure_channel(services, user_id, reader, room)
+    except SigningRefused as exc:  # the service's own IAM grant, not the admin's delegation
+        return record_failure(services, user_id, ValidationFailed(
+            "service_cannot_sign", exc.description), base=base, kind="workspace")
     except DelegationRefused:
         return _error(services, user_id, base, "workspace_admin_not_delegated",
                       f"The service cannot act as {admin} or {reader}: authorise its client ID "

@@ -84,3 +84,19 @@ def test_delegation_error_names_the_configured_client_id(stack, keyless, iam):
     assert record["reason_code"] == "delegation_not_authorised"
     assert f"authorise client ID {client_id} " in record["reason"]
     assert status.UNKNOWN_CLIENT_ID not in record["reason"]
+
+
+def test_refused_signature_on_a_workspace_names_the_grant_not_the_admins_delegation(
+        stack, keyless, iam):
+    from shared.users.workspaces import activate_workspace
+
+    room = "room-1@example.com"
+    stack.add_room(room, "Room 1")
+    config = keyless.config.replace(workspace_admin="admin@example.com",
+                                    room_reader="reader@example.com")
+
+    assert activate_workspace(dataclasses.replace(keyless, config=config), room) == "error"
+
+    record = status.user_status(keyless, room)
+    assert record["reason_code"] == "service_cannot_sign"
+    assert "roles/iam.serviceAccountTokenCreator" in record["reason"]

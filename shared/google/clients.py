@@ -239,6 +239,7 @@ def _memoize_collections(resource: Any) -> Any:  # Any: googleapiclient ships no
             continue
         built: list[Any] = []  # Any: googleapiclient ships no types
 
+        # Any: googleapiclient ships no types (a collection's builder and what it builds)
         def accessor(original: Any = original, built: list[Any] = built) -> Any:
             if not built:
                 built.append(_memoize_collections(original()))

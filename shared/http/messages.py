@@ -51,7 +51,7 @@ class ApiRequest:
     def bearer(self) -> str | None:
         return bearer_token(self.headers)
 
-    def json(self) -> Any:
+    def json(self) -> Any:  # Any: whatever JSON value the body holds; callers check it
         """The body as JSON, with clear 400s for bad encoding, syntax or hostile nesting."""
         if not self.body:
             raise BadRequest("request body must be a JSON object")
@@ -79,7 +79,7 @@ class ApiResponse:
     headers: dict[str, str]
 
     @classmethod
-    def json(cls, status: int, payload: Any) -> ApiResponse:
+    def json(cls, status: int, payload: Any) -> ApiResponse:  # Any: any JSON-serialisable value
         return cls(status, json.dumps(payload),
                    {"Content-Type": "application/json", "Cache-Control": "no-store"})
 

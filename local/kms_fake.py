@@ -8,6 +8,10 @@ record the version that made them, :meth:`KmsFake.rotate` adds a new primary and
 still decrypt (which is why hybridcal needs no action on KMS key-version rotation);
 :meth:`KmsFake.disable` makes a version answer ``FAILED_PRECONDITION`` like a disabled or
 destroyed one. ``calls`` counts requests per verb so tests and benchmarks can show the KMS bill.
+
+``authorize`` (CloudStack) decides whether the caller may use the key: it gets the request's
+``Authorization`` header, the permission (``cloudkms.cryptoKeyVersions.useToEncrypt`` or
+``useToDecrypt``) and the key name; a refusal is Cloud KMS's 403 ``PERMISSION_DENIED``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ _LOGGER = logging.getLogger(__name__)
 _ROUTE = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/:]+)"
                     r":(encrypt|decrypt)$")
 _HEADER = 4 + 12  # version number + AES-GCM nonce
+PERMISSIONS = {"encrypt": "cloudkms.cryptoKeyVersions.useToEncrypt",
+               "decrypt": "cloudkms.cryptoKeyVersions.useToDecrypt"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -42,7 +48,8 @@ class _KmsError(Exception):
 class KmsFake:
     """Cloud KMS symmetric keys in memory, served on 127.0.0.1 (use as a context manager)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, authorize: Callable[[str, str, str], bool] | None = None) -> None:
+        self._authorize = authorize
         self._keys: dict[str, list[bytes]] = {}
         self._disabled: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
@@ -104,6 +111,11 @@ class KmsFake:
             name, verb = match.groups()
             with self._lock:
                 self.calls[verb] += 1
+            permission = PERMISSIONS[verb]
+            if self._authorize is not None and not self._authorize(
+                    environ.get("HTTP_AUTHORIZATION", ""), permission, name):
+                raise _KmsError(403, "PERMISSION_DENIED", f"Permission '{permission}' denied "
+                                f"on resource '{name}' (or it may not exist).")
             body = _read_json(environ)
             payload = self._encrypt(name, body) if verb == "encrypt" else self._decrypt(name, body)
             return _reply(start_response, 200, payload)
@@ -181,7 +193,8 @@ def _b64field(body: dict[str, Any], field: str, *, required: bool = False) -> by
 
 def _reply(start_response: StartResponse, status: int, payload: dict[str, Any]) -> list[bytes]:
     data = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status,
+                                                                                "Error")
     start_response(f"{status} {reason}", [("Content-Type", "application/json; charset=UTF-8"),
                                           ("Content-Length", str(len(data)))])
     return [data]

@@ -25,6 +25,24 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class FileClock:
+    """The simulated time a local harness shares with the function processes it starts.
+
+    ``local.CloudStack`` runs each function in its own process and moves one fake clock for
+    all of them: it writes an RFC 3339 timestamp to a file (atomically: write, then rename)
+    and passes the file as ``HYBRIDCAL_CLOCK_FILE``. Deployed, that setting is never set and
+    :class:`SystemClock` is used; nothing here runs. Each ``now()`` reads the file (some
+    microseconds), so every process sees a move at once.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def now(self) -> datetime:
+        with open(self._path, encoding="ascii") as source:
+            return from_rfc3339(source.read().strip())
+
+
 class FakeClock:
     """A clock that only moves when told to; thread-safe because the simulator reads it from
     its server threads while the test thread advances it."""

@@ -171,6 +171,10 @@ SETTINGS: tuple[Setting, ...] = (
             "The delegated service user that reads (watches, syncs) workspace room calendars."),
     Setting("HYBRIDCAL_LOG_LEVEL", "log_level", "INFO", str.upper,
             "Python logging level for the structured JSON logs."),
+    # "" (unset) rather than None: deployed functions do read it, and unset is the answer
+    Setting("HYBRIDCAL_CLOCK_FILE", "clock_file", "", str,
+            "Local harnesses only (`local.CloudStack`): a file holding the simulated time all "
+            "function processes share. Never set when deployed: unset = the system clock."),
 )
 
 
@@ -212,6 +216,7 @@ class Config:
     workspace_admin: str | None = None
     room_reader: str | None = None
     log_level: str = "INFO"
+    clock_file: str | None = None
 
     def replace(self, **changes: Any) -> Config:  # Any: per field; Config() checks the names
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shared.bus.base import Bus
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, FileClock, SystemClock
 from shared.config import Config
 from shared.keys.base import KeyEncryptionKey
 from shared.pseudonym import pseudonymise
@@ -71,7 +71,8 @@ def build_cloud(config: Config) -> Services:
     from shared.keys.kms import CloudKmsKek
     from shared.store.firestore import FirestoreStore
 
-    clock = SystemClock()
+    # A shared simulated clock only where a local harness (CloudStack) asks for one.
+    clock: Clock = FileClock(config.clock_file) if config.clock_file else SystemClock()
     store = FirestoreStore(project=config.project)
     return Services(
         config=config,

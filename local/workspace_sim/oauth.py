@@ -51,7 +51,8 @@ class Delegation:
         return all(scope in granted for scope in scopes)
 
 
-def generate_service_account(token_uri: str, domain: str) -> dict[str, Any]:
+def generate_service_account(token_uri: str, domain: str,
+                             client_email: str | None = None) -> dict[str, Any]:
     """A service account key in Google's JSON key format, with a fresh RSA key."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -66,7 +67,7 @@ def generate_service_account(token_uri: str, domain: str) -> dict[str, Any]:
         "project_id": "hybridcal-sim",
         "private_key_id": secrets.token_hex(20),
         "private_key": pem,
-        "client_email": "hybridcal@hybridcal-sim.iam.gserviceaccount.com",
+        "client_email": client_email or "hybridcal@hybridcal-sim.iam.gserviceaccount.com",
         "client_id": str(100000000000000000000 + secrets.randbelow(10**20)),
         "token_uri": token_uri,
         "_public_pem": public.decode(),

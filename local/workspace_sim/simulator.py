@@ -44,9 +44,13 @@ class WorkspaceSimulator:
     """Calendar v3 + Gmail settings + OAuth (domain-wide delegation) on 127.0.0.1."""
 
     def __init__(self, clock: Clock | None = None, *, project_quota_per_minute: int = 10_000,
-                 user_quota_per_minute: int = 600, domain: str = "example.com") -> None:
+                 user_quota_per_minute: int = 600, domain: str = "example.com",
+                 service_account_email: str | None = None) -> None:
+        """``service_account_email``: the delegated service account's address (CloudStack
+        names it as infra/ does; its JWTs are then signed through its IAM Credentials fake)."""
         self.clock = clock or FakeClock()
         self.domain = domain
+        self._service_account_email = service_account_email
         self.lock = threading.RLock()
         self.users: dict[str, dict[str, Any]] = {}
         self.delegation = Delegation()
@@ -79,7 +83,8 @@ class WorkspaceSimulator:
         port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{port}/"
         self.token_uri = self.url + "token"
-        info = generate_service_account(self.token_uri, self.domain)
+        info = generate_service_account(self.token_uri, self.domain,
+                                        client_email=self._service_account_email)
         self._public_info = info
         self.service_account_info = {k: v for k, v in info.items() if not k.startswith("_")}
         self.oauth = TokenEndpoint(info, self.delegation)

@@ -171,9 +171,9 @@ class Front:
                   else f"user:{email}")
         if not self._policy.check(config.key, member, "run.routes.invoke", config.service):
             return _forbidden(request)
-        head, payload, _signature = token.strip().split(".")
+        signed = token.strip().rsplit(".", 1)[0]
         headers = {k: v for k, v in headers.items() if k.lower() != header.lower()}
-        headers[header] = f"Bearer {head}.{payload}.{SIGNATURE_REMOVED}"
+        headers[header] = f"Bearer {signed}.{SIGNATURE_REMOVED}"
         return headers
 
     # -- to the container ----------------------------------------------------------------------

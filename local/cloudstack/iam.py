@@ -126,7 +126,6 @@ class Policy:
         return cls(bindings)
 
     def allows(self, member: str, permission: str, resource: str) -> bool:
-        resource = _canonical(resource)
         for binding in self.bindings:
             if binding.member != member and binding.member not in PUBLIC_MEMBERS:
                 continue
@@ -140,7 +139,7 @@ class Policy:
         """``allows``, and a :class:`Denial` recorded when not."""
         if self.allows(member, permission, resource):
             return True
-        self.deny(function, permission, _canonical(resource), member)
+        self.deny(function, permission, resource, member)
         return False
 
     def deny(self, function: str, permission: str, resource: str, principal: str = "") -> None:
@@ -153,14 +152,18 @@ class Policy:
         with self._lock:
             return list(self._denials)
 
+    def revoke(self, member: str, role: str, resource: str | None = None) -> int:
+        """Remove ``member``'s ``role`` (on ``resource``, or everywhere), as if infra/ had not
+        granted it; returns how many bindings went."""
+        before = len(self.bindings)
+        self.bindings = [b for b in self.bindings if not (
+            b.member == member and b.role == role and resource in (None, b.resource))]
+        return before - len(self.bindings)
+
     def members_with(self, permission: str, resource: str) -> list[str]:
         return sorted({b.member for b in self.bindings
                        if permission in ROLE_PERMISSIONS.get(b.role, frozenset())
                        and (resource == b.resource or resource.startswith(b.resource + "/"))})
-
-
-def _canonical(resource: str) -> str:
-    return resource
 
 
 # -- identities -----------------------------------------------------------------------------------
@@ -264,8 +267,11 @@ class MetadataServers:
         return app  # type: ignore[no-any-return]
 
     def stop(self) -> None:
-        for server in self._servers.values():
-            server.stop()
+        threads = [threading.Thread(target=server.stop) for server in self._servers.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         self._servers.clear()
 
 

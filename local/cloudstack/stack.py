@@ -172,11 +172,14 @@ class CloudStack:
         pubsub: Any = None,
         retry_scale: float = 0.1,
         settle_timeout: float = 120.0,
+        infra: Path = INFRA,
     ) -> None:
         """``variables``: tfvars over :data:`DEFAULT_VARIABLES`; ``env``: extra settings for
         every function (test knobs, on top of Terraform's); ``schedules``: the Scheduler jobs
         (``infra/`` keys) that fire on :meth:`advance` (None = all); ``firestore``/``pubsub``:
-        running emulators to share (each stack then uses a project of its own)."""
+        running emulators to share (each stack then uses a project of its own); ``infra``:
+        the Terraform root module to deploy (another revision of infra/, say)."""
+        self.infra = Path(infra)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hybridcal-cloud-")
@@ -232,7 +235,7 @@ class CloudStack:
         else:
             self.clock = SharedClock(self.data_dir / "clock")
         emulators = self._start_emulators()
-        self.plan = Plan(INFRA, self._variables, function_uri=self._front_url)
+        self.plan = Plan(self.infra, self._variables, function_uri=self._front_url)
         self.delegated = str(self.plan.module.resource("google_service_account",
                                                        "delegated").get("email"))
         self._start_google()
@@ -261,19 +264,24 @@ class CloudStack:
             self._loop.join(timeout=10)
         for function in self.functions.values():  # nothing to flush: the state is elsewhere
             self.kill(function.key)
+        stoppers: list[Any] = []
         for function in self.functions.values():
             self._stop_process(function)
             if function.proxy is not None:
-                function.proxy.stop()
-        for front in self._fronts.values():
-            front.stop()
-        for server in self._servers:
+                stoppers.append(function.proxy.stop)
+        stoppers += [front.stop for front in self._fronts.values()]
+        stoppers += [server.stop for server in self._servers]
+        stoppers += [emulator.stop for emulator in self._own_emulators]
+
+        def stop(stopper: Any) -> None:
             try:
-                server.stop()
+                stopper()
             except Exception:  # closing: keep closing the rest
-                _LOGGER.exception("could not stop %r", server)
-        for emulator in self._own_emulators:
-            emulator.stop()
+                _LOGGER.exception("could not stop %r", stopper)
+
+        # each werkzeug server takes up to its 0.5 s poll interval to notice: all at once
+        with futures.ThreadPoolExecutor(16) as pool:
+            list(pool.map(stop, stoppers))
         self._own_emulators.clear()
         self._servers.clear()
         if self._tmp is not None:
@@ -621,8 +629,8 @@ class CloudStack:
     # -- internals: the topology from the plan ----------------------------------------------------
     def _read_functions(self) -> None:
         subscriptions: list[PushSubscription] = []
-        agent = str(self.plan.module.resource("google_project_service_identity",
-                                              "pubsub").get("member"))
+        # Google's own name for the project's Pub/Sub service agent (whatever infra/ calls it)
+        agent = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"
         for key, module in self.plan.module_instances("function").items():
             resource = module.resource("google_cloudfunctions2_function", "this")
             name = str(resource.get("name"))
@@ -939,8 +947,16 @@ class CloudStack:
 
 @dataclass
 class _Observed:
+    """The parts of LocalStack's ``services`` a test reads: the store, the settings, and the
+    pseudonyms (keyed with the pseudonym-key secret the functions get)."""
+
     store: Any
     config: Any
+
+    def pseudonym(self, email: str) -> str:
+        from shared.pseudonym import pseudonymise
+
+        return pseudonymise(email, self.config.pseudonym_key)
 
 
 class _Deferred:

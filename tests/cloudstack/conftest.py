@@ -8,7 +8,9 @@ fail (the ``firestore_emulator``/``pubsub_emulator`` fixtures decide).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +22,12 @@ def cloud_factory(firestore_emulator, pubsub_emulator, tmp_path) -> Iterator[Any
     from local.cloudstack import CloudStack
 
     stacks: list[Any] = []
+    # CLOUDSTACK_INFRA=DIR runs the scenarios on another revision of infra/ (git archive it)
+    infra = os.environ.get("CLOUDSTACK_INFRA")
 
     def start(**options: Any) -> Any:
+        if infra:
+            options.setdefault("infra", Path(infra))
         stack = CloudStack(data_dir=tmp_path / f"cloud-{len(stacks)}",
                            firestore=firestore_emulator, pubsub=pubsub_emulator, **options)
         stacks.append(stack)

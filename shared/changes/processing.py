@@ -112,8 +112,7 @@ def _sync_round(services: Services, user_id: str, user: dict[str, Any]) -> None:
     gateway = _gateway(services, user)
     result = sync.run_sync(gateway, services.store, user_id, services.clock.now())
     changes: list[meetings_index.Change] = []
-    if result.full:
-        meetings_index.clear_user(services, user_id)
+    cleared = meetings_index.clear_user(services, user_id) if result.full else 0
     keywords = keyword_map(services, user)
     patches = 0
     for event in result.events:
@@ -122,11 +121,16 @@ def _sync_round(services: Services, user_id: str, user: dict[str, Any]) -> None:
             patches += sent
         changes += meetings_index.index_event(services, gateway, user_id, email, event)
     changes += _refresh_window(services, gateway, user_id, email, full=result.full)
-    result.commit()
+    # The app replaces this user's list when the index was rebuilt (a full sync that
+    # dropped records) or a crashed round's changes may never have reached it.
+    reset = result.recover or (result.full and cleared > 0)
+    if result.recover and not result.full:
+        changes = meetings_index.snapshot(services, user_id)
+    _publish(services, user_id, changes, reset=reset)
+    result.commit()  # only now: a crash before this replays the round (sync.py docstring)
     _LOGGER.info("sync round done", extra=fields(user=user_id, full=result.full,
                                                  events=len(result.events), patches=patches,
-                                                 index_changes=len(changes)))
-    _publish(services, user_id, changes)
+                                                 index_changes=len(changes), reset=reset))
 
 
 def _should_patch(services: Services, event: dict[str, Any], email: str) -> bool:
@@ -171,12 +175,20 @@ def _refresh_window(services: Services, gateway: sync.CalendarGateway, user_id: 
     return changes
 
 
-def _publish(services: Services, user_id: str, changes: list[meetings_index.Change]) -> None:
-    """Sealed ``meetings-updated`` messages (chunks of at most ``PAYLOAD_CHUNK`` changes)."""
-    for start in range(0, len(changes), PAYLOAD_CHUNK):
+def _publish(services: Services, user_id: str, changes: list[meetings_index.Change], *,
+             reset: bool = False) -> None:
+    """Sealed ``meetings-updated`` messages (chunks of at most ``PAYLOAD_CHUNK`` changes).
+
+    With ``reset`` the first message says ``"reset": true``: the consumer drops everything it
+    holds for the user before applying the changes (sent even with no changes)."""
+    starts = range(0, len(changes), PAYLOAD_CHUNK) if changes else range(1 if reset else 0)
+    for start in starts:
         chunk = changes[start:start + PAYLOAD_CHUNK]
         place = f"{Topics.MEETINGS_UPDATED}|{user_id}|{uuid.uuid4().hex}"
-        payload = {"changes": [{"key": c.key, "op": c.op, "record": c.record} for c in chunk]}
+        payload: dict[str, Any] = {
+            "changes": [{"key": c.key, "op": c.op, "record": c.record} for c in chunk]}
+        if reset and start == 0:
+            payload["reset"] = True
         services.bus.publish(Topics.MEETINGS_UPDATED, {
             "user_id": user_id, "place": place, "count": len(chunk),
             **services.sealer.seal_for_publish(user_id, place, payload)}, ordering_key=user_id)

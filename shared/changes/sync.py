@@ -18,7 +18,9 @@ Coalescing. Pushes only mark the user ``pending``; one sync message is queued pe
 (:func:`request_sync`), and the worker holding the lease syncs again while ``pending`` was set
 during its run (:func:`finish_round`). Fifty pushes therefore cost one or two incremental lists.
 The sync token is saved only after the last page *and* after the caller processed the changes
-(:meth:`SyncResult.commit`), so a crash mid-way replays the same changes instead of losing them.
+(:meth:`SyncResult.commit`), so a crash mid-way replays the same changes instead of losing them;
+a round that died after writing the index but before publishing is caught by ``round_open``
+(:func:`_open_round`) and the next one publishes the whole index.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class SyncResult:
     next_sync_token: str | None
     list_calls: int
     _commit: Callable[[], None] = field(repr=False, default=lambda: None)
+    # A round before this one indexed changes and died before it published them: the app
+    # must get the whole index again (see ``take_lease``).
+    recover: bool = False
 
     def commit(self) -> None:
         self._commit()
@@ -80,17 +85,18 @@ def run_sync(gateway: CalendarGateway, store: Store, user_id: str, now: datetime
     after a 410 (``fullSyncRequired``)."""
     state = store.get(COLLECTION, user_id) or {}
     token = None if force_full else state.get("sync_token")
+    recover = bool(state.get("recover"))
     calls = 0
     if token:
         try:
             events, next_token, calls = _list_all(gateway, token)
-            return _result(store, user_id, now, events, False, next_token, calls)
+            return _result(store, user_id, now, events, False, next_token, calls, recover)
         except SyncTokenExpired:
             _LOGGER.info("sync token expired, full resync", extra=fields(user=user_id))
             store.merge(COLLECTION, user_id, {"sync_token": None})
             calls += 1
     events, next_token, more = _list_all(gateway, None)
-    return _result(store, user_id, now, events, True, next_token, calls + more)
+    return _result(store, user_id, now, events, True, next_token, calls + more, recover)
 
 
 def _list_all(gateway: CalendarGateway, token: str | None
@@ -108,14 +114,16 @@ def _list_all(gateway: CalendarGateway, token: str | None
 
 
 def _result(store: Store, user_id: str, now: datetime, events: list[dict[str, Any]],
-            full: bool, next_token: str | None, calls: int) -> SyncResult:
+            full: bool, next_token: str | None, calls: int, recover: bool) -> SyncResult:
     def commit() -> None:
-        update: dict[str, Any] = {"sync_token": next_token, "last_sync": to_rfc3339(now)}
+        # The round is over (processed and published): close it in the same write.
+        update: dict[str, Any] = {"sync_token": next_token, "last_sync": to_rfc3339(now),
+                                  "round_open": False, "recover": False}
         if full:
             update["last_full_sync"] = to_rfc3339(now)
         store.merge(COLLECTION, user_id, update)
 
-    return SyncResult(events, full, next_token, calls, commit)
+    return SyncResult(events, full, next_token, calls, commit, recover)
 
 
 def forget_token(store: Store, user_id: str) -> None:
@@ -171,9 +179,23 @@ def take_lease(store: Store, user_id: str, holder: str, now: datetime,
             return doc, False
         doc.update(lease_holder=holder, pending=False, queued_until=None, queued_by=None,
                    lease_until=to_rfc3339(now + timedelta(seconds=seconds)))
+        _open_round(doc)
         return doc, True
 
     return store.transact(COLLECTION, user_id, change)
+
+
+def _open_round(doc: dict[str, Any]) -> None:
+    """Mark a round as started, in the lease write it already makes (no write of its own).
+
+    A round indexes changes, publishes them, then commits the token, which closes it. One
+    still open when the next round starts died between its index writes and its publish:
+    re-listing from the old token finds the index already up to date and would publish
+    nothing, so the next round publishes the user's whole index instead (``recover``).
+    """
+    if doc.get("round_open"):
+        doc["recover"] = True
+    doc["round_open"] = True
 
 
 def finish_round(store: Store, user_id: str, holder: str, now: datetime, *, last: bool = False,
@@ -187,6 +209,7 @@ def finish_round(store: Store, user_id: str, holder: str, now: datetime, *, last
             return doc, False  # lease lost (expired and taken): the new holder covers pending
         if doc.get("pending") and not last:
             doc.update(pending=False, lease_until=to_rfc3339(now + timedelta(seconds=seconds)))
+            _open_round(doc)
             return doc, True
         doc.update(lease_holder=None, lease_until=None)
         return doc, False

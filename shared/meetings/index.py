@@ -161,6 +161,15 @@ def delete_series(services: Services, user_id: str, series_id: str,
     return changes
 
 
+def snapshot(services: Services, user_id: str) -> list[Change]:
+    """Every record of the user's index as an upsert (shaped as :func:`upsert` shapes it),
+    for a consumer that starts over."""
+    return [Change(key, "upsert", {
+        **{k: v for k, v in doc.items() if k not in ("blob_hash", "blob")},
+        **services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])})
+        for key, doc in services.store.query(COLLECTION, [Filter("user_id", "==", user_id)])]
+
+
 def clear_user(services: Services, user_id: str) -> int:
     """Drop the user's whole index (before a full resync rebuilds it)."""
     services.store.delete_where(names.SERIES, [Filter("user_id", "==", user_id)])

@@ -75,10 +75,6 @@ def test_a_crash_right_after_the_sync_token_is_saved_still_patches_the_event(ann
     assert [(m["title"], m["join_url"]) for m in ann.meetings(ANN)] == [("Standup", URL)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: _sync_round commits the sync token before publishing meetings-updated, so "
-    "a crash between the two loses the update: the redelivered sync starts from the saved "
-    "token, finds the index unchanged and publishes nothing (shared/changes/processing.py)"))
 def test_a_crash_right_after_the_sync_token_is_saved_still_tells_the_app(ann) -> None:
     from shared.crypto.sealer import open_published
     from shared.keys.local import LocalKeysetKek
@@ -96,3 +92,37 @@ def test_a_crash_right_after_the_sync_token_is_saved_still_tells_the_app(ann) ->
     keys = [change["key"] for message in ann.published(Topics.MEETINGS_UPDATED)[published:]
             for change in open_published(message, kek)["changes"]]  # as the app opens them
     assert f"{user_id}|{event['id']}" in keys
+
+
+def test_a_crash_between_the_index_write_and_the_publish_resends_the_whole_index(ann) -> None:
+    """The record is in the index but the app was never told: the replayed round finds
+    nothing changed, so it must publish the user's whole index with ``reset``."""
+    from shared.crypto.sealer import open_published
+    from shared.keys.local import LocalKeysetKek
+    from shared.store import names
+    from shared.store.base import Filter
+
+    kek = LocalKeysetKek(ann.data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
+    user_id = ann.services.pseudonym(ANN)
+
+    def indexed() -> int:
+        return len(ann.services.store.query(names.MEETINGS, [Filter("user_id", "==", user_id)]))
+
+    before = indexed()
+    crash = CrashOnce(ann, "store.after_write", lambda: indexed() > before)
+    failpoints.install(crash)
+    published = len(ann.published(Topics.MEETINGS_UPDATED))
+
+    event = ann.calendar(ANN).events().insert(calendarId="primary", body=event_body(
+        "Standup", "https://example.webex.com/meet/team", stack=ann,
+        start_in_hours=5)).execute()
+    ann.settle()
+
+    assert crash.crashed
+    opened = [open_published(m, kek) for m in ann.published(Topics.MEETINGS_UPDATED)[published:]]
+    assert any(p.get("reset") for p in opened)
+    changes = [c for p in opened for c in p["changes"]]
+    mine = [c for c in changes if c["key"] == f"{user_id}|{event['id']}"]
+    assert mine and mine[-1]["op"] == "upsert"
+    assert mine[-1]["record"]["join_url"] == "https://example.webex.com/meet/team"
+    assert mine[-1]["record"]["title"] == "Standup"

@@ -76,3 +76,15 @@ def stack(tmp_path) -> Iterator:
 
     with LocalStack(data_dir=tmp_path / "data") as running:
         yield running
+
+
+@pytest.fixture
+def iam(monkeypatch):
+    """A fake IAM Credentials API that google-auth's ``iam.Signer`` is pointed at (keyless
+    delegation, as deployed)."""
+    from tests.shared.google.iam_fake import FakeIamCredentials, point_google_auth_at
+
+    fake = FakeIamCredentials()
+    point_google_auth_at(monkeypatch, fake)
+    yield fake
+    fake.close()

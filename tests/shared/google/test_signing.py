@@ -19,21 +19,11 @@ from shared.google.factory import CALENDAR_SCOPE, WorkspaceFactory
 from tests.shared.google.iam_fake import (
     ECHOED,
     FUNCTION_SA,
-    FakeIamCredentials,
-    point_google_auth_at,
     service_disabled,
 )
 
 DELEGATED = "hybridcal-delegated@hybridcal-test.iam.gserviceaccount.com"
 ANN = "ann@example.com"
-
-
-@pytest.fixture
-def iam(monkeypatch):
-    fake = FakeIamCredentials()
-    point_google_auth_at(monkeypatch, fake)
-    yield fake
-    fake.close()
 
 
 def _keyless_factory() -> WorkspaceFactory:

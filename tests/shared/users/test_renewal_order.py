@@ -7,9 +7,7 @@ Google tells them apart, so it is read from the simulator's own state as the cal
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -19,14 +17,6 @@ from tests.shared.changes.simulator_watch import record
 pytestmark = pytest.mark.integration
 
 ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def quiet_stack(tmp_path) -> Iterator[Any]:
-    from local import LocalStack
-
-    with LocalStack(data_dir=tmp_path / "data", scheduler=False) as running:
-        yield running
 
 
 def test_renewal_opens_the_new_channel_before_stopping_the_old(quiet_stack, monkeypatch):

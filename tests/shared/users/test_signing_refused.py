@@ -20,19 +20,11 @@ from shared.clock import from_rfc3339
 from shared.google.factory import WorkspaceFactory
 from shared.store import names
 from shared.users import provisioning, status
-from tests.shared.google.iam_fake import FUNCTION_SA, FakeIamCredentials, point_google_auth_at
+from tests.shared.google.iam_fake import FUNCTION_SA
 
 pytestmark = pytest.mark.integration
 
 ANN = "ann@example.com"
-
-
-@pytest.fixture
-def iam(monkeypatch):
-    fake = FakeIamCredentials()
-    point_google_auth_at(monkeypatch, fake)
-    yield fake
-    fake.close()
 
 
 @pytest.fixture

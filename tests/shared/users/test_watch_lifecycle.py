@@ -9,7 +9,6 @@ ticks instead of ten thousand notification ticks; the ticks go through the real
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,14 +22,6 @@ from shared.google.factory import CALENDAR_SCOPE, GMAIL_SETTINGS_SCOPE
 pytestmark = pytest.mark.integration
 
 ALICE = "alice@example.com"
-
-
-@pytest.fixture
-def quiet_stack(tmp_path) -> Iterator[Any]:
-    from local import LocalStack
-
-    with LocalStack(data_dir=tmp_path / "data", scheduler=False) as running:
-        yield running
 
 
 def _hourly_renewal_ticks(stack: Any, hours: int) -> None:

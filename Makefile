@@ -7,10 +7,11 @@ STAMP  := $(VENV)/.installed
 # Google's emulators for the store and Pub/Sub tests (local/emulators), from the Google Cloud CLI.
 EMULATOR_PACKAGES := google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator
 
-.PHONY: run test lint bench chaos audit i18n clean help browser emulators
+.PHONY: run cloud-local test lint bench chaos audit i18n clean help browser emulators
 
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
+	@echo "make cloud-local - infra/'s functions, each in its own process, on Google's emulators"
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff, then mypy"
 	@echo "make bench  - print the benchmark tables"
@@ -52,6 +53,11 @@ browser:
 
 run: $(STAMP)
 	$(PY) -m local
+
+# The deployed topology (local.CloudStack): every function of infra/ in its own process, with
+# its service account, grants and Cloud Run front, on Google's Firestore and Pub/Sub emulators.
+cloud-local: $(STAMP) emulators
+	$(PY) -m local.cloudstack
 
 test: $(STAMP) emulators browser
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)

@@ -63,11 +63,21 @@ class Front:
         self.name = name
         self._ledger, self._policy, self._verify = ledger, policy, verify_id_token
         self.config: FrontConfig | None = None
-        self.target: str | None = None  # 127.0.0.1:PORT of the function process
+        self._target: str | None = None  # 127.0.0.1:PORT of the function process
+        self._generation = 0  # a new instance: no pooled connection to the old one is reused
         self._local = threading.local()
         self.requests = 0
         self._server = _Server(self._app, f"front-{name}")
         self.url = self._server.url
+
+    @property
+    def target(self) -> str | None:
+        return self._target
+
+    @target.setter
+    def target(self, value: str | None) -> None:
+        self._target = value
+        self._generation += 1
 
     def stop(self) -> None:
         self._server.stop()
@@ -181,9 +191,12 @@ class Front:
         import requests
 
         session = getattr(self._local, "session", None)
-        if session is None:
+        if session is None or self._local.generation != self._generation:
+            if session is not None:
+                session.close()
             session = self._local.session = requests.Session()
             session.trust_env = False
+            self._local.generation = self._generation
         return session
 
     def _forward(self, config: FrontConfig, request: Request, body: bytes,
@@ -199,8 +212,9 @@ class Front:
                                              timeout=config.timeout, allow_redirects=False)
         except requests.Timeout:
             return _page(504, "Gateway Timeout", "The request timed out.")
-        except requests.RequestException:
+        except requests.RequestException as exc:
             # the instance died (or is restarting): what a client of a crashed instance sees
+            _LOGGER.info("%s: no answer from its instance (%s)", self.name, exc)
             return _page(503, "Service Unavailable", "The service is currently unavailable.")
         response = Response(answer.content, status=answer.status_code)
         for key, value in answer.raw.headers.items():

@@ -148,6 +148,10 @@ class Policy:
             if denial not in self._denials:
                 self._denials.append(denial)
 
+    def clear_denials(self) -> None:
+        with self._lock:
+            self._denials.clear()
+
     def denials(self) -> list[Denial]:
         with self._lock:
             return list(self._denials)

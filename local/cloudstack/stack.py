@@ -459,6 +459,15 @@ class CloudStack:
             self.clock.set(target)
         self.settle()
 
+    def use_jobs(self, jobs: Iterable[str] | None) -> None:
+        """Fire only these Scheduler jobs (``infra/`` keys; None = all) from now on."""
+        self._schedules = None if jobs is None else set(jobs)
+        now = self.clock.now()
+        self._jobs = [j for j in self._all_jobs if self._schedules is None
+                      or j.name in self._schedules]
+        for job in self._jobs:
+            job.due = cron.next_fire(job.schedule, now)
+
     def tick(self, job: str) -> None:
         """Fire one Scheduler job now (by its infra/ key, e.g. ``renew-watches``), settle."""
         found = next(j for j in self._all_jobs if j.name == job)
@@ -478,6 +487,8 @@ class CloudStack:
     def kill(self, function: str, sig: int = signal.SIGKILL) -> None:
         """Kill a function's instance (its whole process group) as an OOM kill or crash would;
         requests reaching it meanwhile get Cloud Run's 503 (Pub/Sub retries its pushes)."""
+        from local.emulators._guard import group_alive
+
         target = self._function(function)
         if target.process is not None:
             try:
@@ -486,6 +497,10 @@ class CloudStack:
                 pass
             target.process.wait()
             target.front.target = None
+            # the gunicorn worker holds the listening socket until it is gone too
+            deadline = time.monotonic() + 10
+            while group_alive(target.process.pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     def restart(self, function: str) -> None:
         """Start a function's instance again (a new revision), on the same port."""
@@ -868,12 +883,19 @@ class CloudStack:
             self._wait_ready(function, deadline)
             function.front.target = f"127.0.0.1:{function.port}"
 
+
     def _wait_ready(self, function: Function, deadline: float) -> None:
         assert function.process is not None
         while True:
+            # Cloud Run's default startup probe is a TCP connection; here the worker itself
+            # must answer (gunicorn refuses a malformed request line without calling the
+            # function), because a connection the arbiter's backlog took can still be reset
             try:
-                with socket.create_connection(("127.0.0.1", function.port), timeout=1):
-                    return
+                with socket.create_connection(("127.0.0.1", function.port), timeout=2) as probe:
+                    if probe.getsockname() != probe.getpeername():  # not a self-connect
+                        probe.sendall(b"PROBE\x00 / HTTP/1.1\r\n\r\n")
+                        if probe.recv(12).startswith(b"HTTP/"):
+                            return
             except OSError:
                 pass
             if function.process.poll() is not None or time.monotonic() > deadline:

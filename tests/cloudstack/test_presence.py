@@ -13,8 +13,8 @@ ANN, BEN = "ann@example.com", "ben@example.com"
 INTERVAL = 600  # infra/'s default vacation_interval_seconds: the job runs */10 minutes
 
 
-def test_the_vacation_responder_makes_a_user_out_of_office_and_back(cloud_factory) -> None:
-    cloud = cloud_factory(schedules={"poll-vacations"})
+def test_the_vacation_responder_makes_a_user_out_of_office_and_back(cloud) -> None:
+    cloud.use_jobs({"poll-vacations"})
     active(cloud, ANN, BEN)
     assert cloud.presence(ANN)["status"] == "available"
 

@@ -101,6 +101,7 @@ class _PushEndpoint:
 
     def __init__(self) -> None:
         self.deliveries: list[tuple[dict, int]] = []  # (body, status answered)
+        self.arrived = threading.Condition()  # notified on every delivery
         failed: set[str] = set()
         endpoint = self
 
@@ -113,7 +114,9 @@ class _PushEndpoint:
                 if payload.get("fail_once") and message["messageId"] not in failed:
                     failed.add(message["messageId"])
                     status = 500
-                endpoint.deliveries.append((body, status))
+                with endpoint.arrived:
+                    endpoint.deliveries.append((body, status))
+                    endpoint.arrived.notify_all()
                 self.send_response(status)
                 self.end_headers()
 
@@ -125,13 +128,16 @@ class _PushEndpoint:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def accepted(self, count: int, timeout: float = 30) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = [body for body, status in self.deliveries if status < 300]
-            if len(done) >= count:
-                return done
-            time.sleep(0.05)
-        raise AssertionError(f"{len(done)} of {count} pushes accepted: {self.deliveries}")
+        """Wait (woken by each delivery, bounded) until ``count`` pushes were accepted: the
+        emulator pushes from its own threads, so there is no clock of ours to drive."""
+
+        def done() -> list[dict]:
+            return [body for body, status in self.deliveries if status < 300]
+
+        with self.arrived:
+            if self.arrived.wait_for(lambda: len(done()) >= count, timeout=timeout):
+                return done()
+        raise AssertionError(f"{len(done())} of {count} pushes accepted: {self.deliveries}")
 
     def close(self) -> None:
         self.server.shutdown()

@@ -33,3 +33,12 @@ def rate_limited(user: bool) -> ApiError:
     if user:
         return ApiError(403, "userRateLimitExceeded", "User Rate Limit Exceeded", "usageLimits")
     return ApiError(403, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
+
+
+def daily_limit(api: str) -> ApiError:
+    """A used-up daily allowance. Gmail: 403 ``dailyLimitExceeded`` ("the courtesy API limit
+    for your project has been reached", Gmail guide "Resolve errors"); Calendar: 403
+    ``quotaExceeded`` ("Calendar usage limits exceeded", Calendar guide "Handle API errors")."""
+    if api == "gmail":
+        return ApiError(403, "dailyLimitExceeded", "Daily Limit Exceeded", "usageLimits")
+    return ApiError(403, "quotaExceeded", "Calendar usage limits exceeded.", "usageLimits")

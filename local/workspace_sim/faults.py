@@ -6,6 +6,7 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass
@@ -16,6 +17,8 @@ class FaultSettings:
     duplicate_push: float = 0.0
     drop_push: float = 0.0
     early_sync: float = 0.0
+    daily_limit: float = 0.0
+    refused_patch: float = 0.0
     seed: int = 0
 
 
@@ -29,6 +32,7 @@ class Faults:
         self.timeout_seconds = 0.2
         self.injected: Counter = Counter()
         self._scripted: dict[str, list[int]] = {}
+        self._exhausted: dict[str, datetime] = {}
 
     def fail_next(self, operation: str, *, status: int = 503, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``operation`` (e.g. ``calendar.events.watch``)
@@ -46,13 +50,45 @@ class Faults:
 
     def set(self, *, rate_limit: float = 0.0, server_error: float = 0.0, timeout: float = 0.0,
             duplicate_push: float = 0.0, drop_push: float = 0.0, early_sync: float = 0.0,
-            seed: int = 0) -> None:
+            daily_limit: float = 0.0, refused_patch: float = 0.0, seed: int = 0) -> None:
         """``early_sync``: share of ``events.watch`` calls whose ``sync`` message reaches the
-        address *before* the watch call answers, which Google does not rule out."""
+        address *before* the watch call answers, which Google does not rule out.
+
+        ``daily_limit``: share of calls answered 403 ``dailyLimitExceeded`` (Gmail) or
+        ``quotaExceeded`` (Calendar "usage limits exceeded"); for a limit that lasts, see
+        :meth:`exhaust_daily_limit`. ``refused_patch``: share of events whose first content
+        patch Google refuses for good (the event is locked from then on, like an event created
+        from Gmail: see ``WorkspaceSimulator.add_gmail_event``)."""
         with self._lock:
             self.settings = FaultSettings(rate_limit, server_error, timeout, duplicate_push,
-                                          drop_push, early_sync, seed)
+                                          drop_push, early_sync, daily_limit, refused_patch,
+                                          seed)
             self._random = random.Random(seed)
+
+    def exhaust_daily_limit(self, api: str, until: datetime) -> None:
+        """Every ``api`` (``"gmail"`` / ``"calendar"``) call answers the daily-limit 403 until
+        ``until`` (clock time), as a used-up daily allowance does until it resets."""
+        with self._lock:
+            self._exhausted[api] = until
+
+    def daily_limit_reached(self, api: str, now: datetime) -> bool:
+        with self._lock:
+            until = self._exhausted.get(api)
+            if until is not None and now < until:
+                self.injected["daily_limit"] += 1
+                return True
+            if self.settings.daily_limit and self._random.random() < self.settings.daily_limit:
+                self.injected["daily_limit"] += 1
+                return True
+            return False
+
+    def draw_refused_patch(self) -> bool:
+        with self._lock:
+            if self.settings.refused_patch and \
+                    self._random.random() < self.settings.refused_patch:
+                self.injected["refused_patch"] += 1
+                return True
+            return False
 
     def draw_request(self) -> str | None:
         """``"rate_limit" | "rate_limit_429" | "server_error" | "timeout" | "timeout_applied" |

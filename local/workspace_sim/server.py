@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from local.workspace_sim.errors import ApiError, rate_limited
+from local.workspace_sim.errors import ApiError, daily_limit, rate_limited
 from shared.errors import MethodNotAllowed, NotFound
 from shared.http.routing import Router
 
@@ -128,6 +128,8 @@ class App:
                 raise ApiError(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits")
             if scripted:
                 raise ApiError(scripted, "backendError", "Backend Error")
+            if self.sim.faults.daily_limit_reached(api, self.sim.clock.now()):
+                raise daily_limit(api)
             fault = self.sim.faults.draw_request()
             if fault == "timeout":
                 return -1, None, {}

@@ -26,7 +26,12 @@ from shared.changes import sync
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, TransientError
 from shared.google.calendar import Calendar
-from shared.google.errors import DelegationRefused, GoneOrMissing, GooglePermanentError
+from shared.google.errors import (
+    DailyLimitExceeded,
+    DelegationRefused,
+    GoneOrMissing,
+    GooglePermanentError,
+)
 from shared.keyword.event_patch import apply_keyword, is_organizer_copy
 from shared.keyword.providers import keyword_map
 from shared.logs import fields
@@ -87,6 +92,13 @@ def handle_calendar_change(services: Services, data: dict[str, Any]) -> None:
     except DelegationRefused as exc:
         sync.release(services.store, user_id, holder, pending=False)
         _delegation_refused(services, user_id, exc)
+    except DailyLimitExceeded as exc:
+        # Hours, not seconds (Calendar "usage limits exceeded"): redelivery within minutes
+        # would fail again and dead-letter. The work stays owed (``pending``); the user's next
+        # push or the periodic reconciliation runs it. The user did nothing wrong: no status.
+        sync.release(services.store, user_id, holder, pending=True)
+        _LOGGER.warning("Google's daily limit reached: sync deferred", extra=fields(
+            user=user_id, status=exc.status, reason=exc.reason))
     except Exception:  # a crashed instance releases nothing: its lease runs out instead
         sync.release(services.store, user_id, holder, pending=True)
         raise

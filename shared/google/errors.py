@@ -21,7 +21,11 @@ from shared.errors import PermanentError, TransientError
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+# A daily allowance used up: Gmail's courtesy limit (``dailyLimitExceeded``, Gmail "Resolve
+# errors" guide) or Calendar's usage limits (``quotaExceeded``: "The user reached one of the
+# Google Calendar limits", Calendar "Handle API errors"). Both last hours, not seconds.
+DAILY_LIMIT_REASONS = frozenset({"dailyLimitExceeded", "quotaExceeded"})
 API_DISABLED_REASONS = frozenset({"accessNotConfigured", "SERVICE_DISABLED"})
 
 
@@ -32,6 +36,12 @@ class GoogleTransientError(TransientError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class DailyLimitExceeded(GoogleTransientError):
+    """403 ``dailyLimitExceeded`` / ``quotaExceeded``: nothing is wrong with the user, the
+    allowance comes back later (hours). Not retried in process (each retry burns quota and
+    fails again); callers defer the work and leave every user's status alone."""
 
 
 class GooglePermanentError(PermanentError):
@@ -149,6 +159,8 @@ def translate(exc: BaseException) -> BaseException:
     if isinstance(exc, HttpError):
         status, reason, message = http_error_details(exc)
         text = f"Google API answered {status} {reason}".strip()
+        if status == 403 and reason in DAILY_LIMIT_REASONS:
+            return DailyLimitExceeded(text, status=status, reason=reason)
         if status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS):
             return GoogleTransientError(text, status=status, reason=reason)
         if status == 410 and reason in ("fullSyncRequired", "updatedMinTooLongAgo"):
@@ -216,7 +228,9 @@ def call_google(
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(attempts),
         wait=tenacity.wait_random_exponential(multiplier=initial_wait, max=max_wait),
-        retry=tenacity.retry_if_exception_type(GoogleTransientError),
+        retry=tenacity.retry_if_exception(
+            lambda exc: isinstance(exc, GoogleTransientError)
+            and not isinstance(exc, DailyLimitExceeded)),
         reraise=True,
         sleep=sleep or tenacity.nap.sleep,
     )

@@ -49,6 +49,7 @@ from shared.bus.base import Topics
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, TransientError
 from shared.google.errors import (
+    DailyLimitExceeded,
     DelegationRefused,
     GooglePermanentError,
     GoogleTransientError,
@@ -66,6 +67,11 @@ AVAILABLE = "available"
 OUT_OF_OFFICE = "out_of_office"
 COLLECTION = names.PRESENCE
 USER_PAGE = 500
+# Gmail's 403 dailyLimitExceeded: the project's daily allowance is used up (Gmail guide
+# "Resolve errors"). Reads stop for the whole project (one marker in the store), users keep
+# their status and presence, and one read an hour probes whether the allowance is back.
+DAILY_LIMIT_PAUSE = timedelta(hours=1)
+DAILY_LIMIT_KEY = "gmail-daily-limit"
 
 
 # -- quota and shard sizing ----------------------------------------------------------------------
@@ -236,6 +242,7 @@ class ShardResult:
     changed: int = 0
     errors: int = 0
     retry: int = 0
+    deferred: int = 0  # not read: Gmail's daily limit was reached (no status change)
 
 
 def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
@@ -255,19 +262,25 @@ def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
         wait = (from_rfc3339(not_before) - now).total_seconds()
         if wait > 0:
             services.sleep(min(wait, DEFAULT_LIMITS.start_spread_seconds))
+    if _daily_limit_paused(services):
+        _LOGGER.info("vacation shard deferred: Gmail's daily limit was reached",
+                     extra=fields(shard=data.get("shard"), users=len(user_ids)))
+        return ShardResult(deferred=len(user_ids))
     pacer = _Pacer(services, float(data.get("max_rate") or 0))
     result = ShardResult()
     lock = threading.Lock()
+    limit_reached = threading.Event()
 
     def one(user_id: str) -> None:
-        outcome = _poll_user(services, str(user_id), tick, pacer)
+        outcome = _poll_user(services, str(user_id), tick, pacer, limit_reached)
         with lock:
             setattr(result, outcome, getattr(result, outcome) + 1)
 
     list(_pool().map(one, user_ids))
     _LOGGER.info("vacation shard polled", extra=fields(
         shard=data.get("shard"), polled=result.polled, skipped=result.skipped,
-        changed=result.changed, errors=result.errors, retry=result.retry))
+        changed=result.changed, errors=result.errors, retry=result.retry,
+        deferred=result.deferred))
     if result.retry:
         raise TransientError(f"{result.retry} users of the shard could not be read; redeliver")
     return result
@@ -288,8 +301,24 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer) -> str:
+def _daily_limit_paused(services: Services) -> bool:
+    doc = services.store.get(names.RATELIMITS, DAILY_LIMIT_KEY) or {}
+    until = doc.get("until")
+    return bool(until) and from_rfc3339(str(until)) > services.clock.now()
+
+
+def _pause_for_daily_limit(services: Services) -> None:
+    now = services.clock.now()
+    services.store.merge(names.RATELIMITS, DAILY_LIMIT_KEY, {
+        "until": to_rfc3339(now + DAILY_LIMIT_PAUSE),
+        "expire_at": to_rfc3339(now + timedelta(days=1))})
+
+
+def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer,
+               limit_reached: threading.Event | None = None) -> str:
     """One user: returns the ShardResult counter to bump. Never raises."""
+    if limit_reached is not None and limit_reached.is_set():
+        return "deferred"
     try:
         current = services.store.get(COLLECTION, user_id) or {}
         if current.get("polled_tick") == tick:
@@ -305,6 +334,14 @@ def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer) -> st
         del body  # subject and message are user text: not kept beyond this line
         changed = _record(services, user_id, tick, responder)
         return "changed" if changed else "polled"
+    except DailyLimitExceeded as exc:  # before GoogleTransientError: it is one
+        if limit_reached is not None:
+            limit_reached.set()
+        _pause_for_daily_limit(services)
+        _LOGGER.warning("Gmail daily limit reached: vacation reads paused", extra=fields(
+            user=user_id, status=exc.status, reason=exc.reason,
+            pause_seconds=int(DAILY_LIMIT_PAUSE.total_seconds())))
+        return "deferred"
     except DelegationRefused as exc:
         _user_error(services, user_id, exc)
         return "errors"

@@ -26,6 +26,7 @@ from shared.google.calendar import Calendar
 from shared.google.errors import (
     AccessDenied,
     ApiDisabled,
+    DailyLimitExceeded,
     DelegationRefused,
     EtagMismatch,
     GoneOrMissing,
@@ -88,9 +89,7 @@ class Harness:
     error(503, "backendError", "Service unavailable"),
     error(403, "rateLimitExceeded", "Rate Limit Exceeded"),
     error(403, "userRateLimitExceeded", "User Rate Limit Exceeded"),
-    error(403, "quotaExceeded", "Calendar usage limits exceeded."),
-], ids=["429", "500", "503", "403-rateLimitExceeded", "403-userRateLimitExceeded",
-        "403-quotaExceeded"])
+], ids=["429", "500", "503", "403-rateLimitExceeded", "403-userRateLimitExceeded"])
 def test_quota_and_server_errors_are_retried_then_transient(answer):
     status = int(answer[0]["status"])
     reason = json.loads(answer[1])["error"]["errors"][0]["reason"]
@@ -104,6 +103,22 @@ def test_quota_and_server_errors_are_retried_then_transient(answer):
     assert google.requests == ATTEMPTS
     assert len(google.waits) == ATTEMPTS - 1  # backed off (through the injected sleep)
     assert all(wait > 0 for wait in google.waits)
+
+
+@pytest.mark.parametrize("answer", [
+    error(403, "quotaExceeded", "Calendar usage limits exceeded."),
+    error(403, "dailyLimitExceeded", "Daily Limit Exceeded"),
+], ids=["403-quotaExceeded", "403-dailyLimitExceeded"])
+def test_a_used_up_daily_allowance_is_transient_and_not_retried_in_process(answer):
+    """Google's daily limits last hours (Calendar "Handle API errors", Gmail "Resolve errors"):
+    retrying within seconds only spends quota, and the user did nothing wrong (not final)."""
+    google = Harness(answer, ok())
+
+    with pytest.raises(DailyLimitExceeded) as raised:
+        google.calendar.get("ev1")
+
+    assert isinstance(raised.value, GoogleTransientError)
+    assert google.requests == 1 and google.waits == []
 
 
 def test_a_transient_answer_then_success_returns_the_result():

@@ -222,3 +222,35 @@ def test_shard_messages_carry_pseudonyms_only(stack):
     shards = stack.published(Topics.VACATION_SHARD)
     assert shards and shards[-1]["user_ids"] == [stack.services.pseudonym("hal@example.com")]
     assert "hal@example.com" not in repr(shards)
+
+
+def test_gmails_daily_limit_defers_polling_and_changes_no_users_status(stack):
+    """Gmail's 403 dailyLimitExceeded says the project's allowance is used up, not that a
+    user is broken: nobody goes to ``error`` (which would also stop their calendar), presence
+    is left as it was, the reads pause, and they resume once Google answers again."""
+    emails = ["mia@example.com", "ned@example.com", "ola@example.com"]
+    _active(stack, *emails)
+    _responder(stack, emails[0])
+    stack.advance(seconds=INTERVAL)
+    assert stack.presence(emails[0])["status"] == "out_of_office"
+
+    _responder(stack, emails[0], enableAutoReply=False)
+    _responder(stack, emails[1])
+    stack.faults.exhaust_daily_limit("gmail", stack.now() + timedelta(minutes=45))
+    stack.advance(seconds=INTERVAL)
+    refused = stack.faults.injected["daily_limit"]
+    assert refused >= 1
+    assert {stack.user_status(e)["status"] for e in emails} == {"active"}
+    assert [stack.presence(e)["status"] for e in emails] == [
+        "out_of_office", "available", "available"]
+    assert _dead_letters(stack) == []
+
+    reads = _vacation_reads(stack)
+    stack.advance(seconds=INTERVAL)  # paused: no read spends more of the used-up allowance
+    assert _vacation_reads(stack) == reads
+
+    stack.advance(seconds=6 * INTERVAL)  # the pause is over and the allowance back
+    assert [stack.presence(e)["status"] for e in emails] == [
+        "available", "out_of_office", "available"]
+    assert {stack.user_status(e)["status"] for e in emails} == {"active"}
+    assert stack.faults.injected["daily_limit"] == refused

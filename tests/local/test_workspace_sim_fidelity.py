@@ -1,0 +1,64 @@
+"""Round two of the simulator's fidelity (#19): answers real Google gives that a kind
+simulator would not, seen through the real google-api-python-client."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from googleapiclient.errors import HttpError
+
+from shared.clock import to_rfc3339
+from tests.local.conftest import calendar_for, gmail_for
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+
+
+def _event(clock, summary="Sync", hours=2, **extra):
+    start = clock.now() + timedelta(hours=hours)
+    return {"summary": summary, "start": {"dateTime": to_rfc3339(start)},
+            "end": {"dateTime": to_rfc3339(start + timedelta(hours=1))}, **extra}
+
+
+def _error(exc: HttpError) -> tuple[int, str, str]:
+    error = json.loads(exc.content)["error"]
+    return exc.resp.status, error["errors"][0]["reason"], error["errors"][0]["domain"]
+
+
+# -- item 2: daily limits ----------------------------------------------------------------------
+def test_a_used_up_daily_allowance_answers_googles_403_until_it_resets(sim, clock):
+    """Gmail: 403 dailyLimitExceeded; Calendar: 403 quotaExceeded (domain usageLimits), as
+    Google's "Resolve errors" (Gmail) and "Handle API errors" (Calendar) guides show them."""
+    gmail, cal = gmail_for(sim, ALICE), calendar_for(sim, ALICE)
+    sim.faults.exhaust_daily_limit("gmail", clock.now() + timedelta(hours=2))
+    sim.faults.exhaust_daily_limit("calendar", clock.now() + timedelta(hours=1))
+
+    with pytest.raises(HttpError) as gmail_refused:
+        gmail.users().settings().getVacation(userId="me").execute()
+    with pytest.raises(HttpError) as calendar_refused:
+        cal.events().list(calendarId="primary").execute()
+    assert _error(gmail_refused.value) == (403, "dailyLimitExceeded", "usageLimits")
+    assert _error(calendar_refused.value) == (403, "quotaExceeded", "usageLimits")
+
+    clock.advance(3600)
+    assert "items" in cal.events().list(calendarId="primary").execute()
+    with pytest.raises(HttpError):
+        gmail.users().settings().getVacation(userId="me").execute()
+    clock.advance(3600)
+    assert gmail.users().settings().getVacation(userId="me").execute()["enableAutoReply"] is False
+    assert sim.faults.injected["daily_limit"] == 3
+
+
+def test_the_daily_limit_fault_answers_a_share_of_calls(sim, clock):
+    gmail = gmail_for(sim, ALICE)
+    sim.faults.set(daily_limit=0.5, seed=3)
+    reasons = []
+    for _ in range(40):
+        try:
+            gmail.users().settings().getVacation(userId="me").execute()
+            reasons.append("ok")
+        except HttpError as exc:
+            reasons.append(_error(exc)[1])
+    assert set(reasons) == {"ok", "dailyLimitExceeded"}
+    assert reasons.count("dailyLimitExceeded") == sim.faults.injected["daily_limit"]

@@ -12,6 +12,8 @@
 #   webex:     creates Webex meetings (the Webex token secret)
 #   api-auth:  authenticates meetings_api callers (API audience, admins, device-token secret)
 #   rooms:     shares room calendars (HYBRIDCAL_WORKSPACE_ADMIN, HYBRIDCAL_ROOM_READER)
+#   booking:   books rooms from their devices (HYBRIDCAL_SCHEDULING_ACCOUNT, and
+#              HYBRIDCAL_DEVICE_BOOKING_PROVIDER for the bookings' join details)
 #
 # Keys: the function's name after "<prefix>-" and its service account id after "<prefix>-",
 # hence at most 20 characters. Sizing per function, each value justified:
@@ -135,7 +137,9 @@ locals {
       # Public ingress, authenticated by the handler (docs/deploy.md, "meetings_api"): Cloud Run
       # IAM would strip ID-token signatures and can check neither device tokens nor browsers.
       public    = true
-      uses      = ["workspace", "kms", "api-auth"] # opens sealed records; keyword meetings are made by process-changes
+      # opens sealed records; keyword meetings are made by process-changes, but a room booked
+      # from its device gets its join details here (webex: a space meeting as provider)
+      uses      = ["workspace", "kms", "api-auth", "booking", "webex"]
       publishes = []
       memory      = "1024M" # opens sealed records (Tink) and builds Calendar clients
       timeout     = 60      # an interactive API: a caller does not wait longer
@@ -178,6 +182,7 @@ locals {
     HYBRIDCAL_KMS_KEY                    = google_kms_crypto_key.kek.id
     HYBRIDCAL_WEBEX_SITE                 = var.webex_site
     HYBRIDCAL_KEYWORDS                   = var.keywords
+    HYBRIDCAL_ORG_DOMAINS                = join(",", var.org_domains)
     HYBRIDCAL_ORG_LOCALE                 = var.org_locale == null ? "" : var.org_locale
     HYBRIDCAL_WATCH_TTL_SECONDS          = tostring(var.watch_ttl_seconds)
     HYBRIDCAL_RENEWAL_HORIZON_SECONDS    = tostring(var.renewal_horizon_seconds)
@@ -203,6 +208,10 @@ locals {
     rooms = {
       HYBRIDCAL_WORKSPACE_ADMIN = var.workspace_admin == null ? "" : var.workspace_admin
       HYBRIDCAL_ROOM_READER     = var.room_reader == null ? "" : var.room_reader
+    }
+    booking = {
+      HYBRIDCAL_SCHEDULING_ACCOUNT      = var.scheduling_account == null ? "" : var.scheduling_account
+      HYBRIDCAL_DEVICE_BOOKING_PROVIDER = var.device_booking_provider == null ? "" : var.device_booking_provider
     }
   }
 

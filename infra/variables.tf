@@ -38,6 +38,19 @@ variable "deploy_trigger" {
   default = null
 }
 
+variable "device_booking_provider" {
+  description = <<-EOT
+    Join details for bookings made on a room device (HYBRIDCAL_DEVICE_BOOKING_PROVIDER):
+    webex-personal-room, webex-space, jitsi[:BASE_URL] or url:TEMPLATE. null = no join link.
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.device_booking_provider == null || can(regex("^(webex-personal-room|webex-space|jitsi(:.+)?|url:.+)$", var.device_booking_provider))
+    error_message = "device_booking_provider must be webex-personal-room, webex-space, jitsi[:BASE_URL] or url:TEMPLATE."
+  }
+}
+
 variable "firestore_location" {
   description = "Firestore location (a multi-region such as nam5/eur3, or a region). Cannot change later."
   type        = string
@@ -170,6 +183,22 @@ variable "notify_lead_seconds" {
   }
 }
 
+variable "org_domains" {
+  description = <<-EOT
+    The organisation's own DNS domains (HYBRIDCAL_ORG_DOMAINS), e.g. ["example.com"]. Only
+    their users' ID tokens are accepted by meetings_api, and only on them does a self-hosted
+    meeting service's URL (meet.*, join.*, lync.*) become a Join button.
+  EOT
+  type        = list(string)
+  nullable    = false
+  validation {
+    condition = length(var.org_domains) > 0 && alltrue([
+      for d in var.org_domains : can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", d))
+    ])
+    error_message = "org_domains must list at least one lower-case DNS domain such as example.com."
+  }
+}
+
 variable "org_locale" {
   description = "Force one language for join blocks (HYBRIDCAL_ORG_LOCALE); null = each user's Calendar locale."
   type        = string
@@ -241,6 +270,21 @@ variable "room_reader" {
   validation {
     condition     = var.room_reader == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.room_reader))
     error_message = "room_reader must be an email address."
+  }
+}
+
+variable "scheduling_account" {
+  description = <<-EOT
+    Workspace user that organises every booking made on a room device and invites the room
+    (HYBRIDCAL_SCHEDULING_ACCOUNT), e.g. hybridcal-booking@example.com; the service acts as it
+    through delegation, so it needs a Workspace licence and the right to book the rooms.
+    null = room devices cannot book.
+  EOT
+  type        = string
+  default     = null
+  validation {
+    condition     = var.scheduling_account == null || can(regex("^[^@\\s]+@[^@\\s]+$", var.scheduling_account))
+    error_message = "scheduling_account must be an email address."
   }
 }
 

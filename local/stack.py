@@ -179,6 +179,8 @@ class LocalStack:
         # the accounts workspaces need: an admin who shares rooms, a reader who reads them
         self.sim.add_user(self.config.workspace_admin or "", admin=True)
         self.sim.add_user(self.config.room_reader or "")
+        if self.config.scheduling_account:  # organises the bookings made on room devices
+            self.sim.add_user(self.config.scheduling_account)
         self.bus = LocalBus(self.clock)
         self.services = self._build_services()
         self._install()
@@ -387,6 +389,8 @@ class LocalStack:
         env["HYBRIDCAL_ID_TOKEN_CERTS_URL"] = self.sim.certs_url
         env["HYBRIDCAL_WORKSPACE_ADMIN"] = "admin@" + self.sim.domain
         env["HYBRIDCAL_ROOM_READER"] = "hybridcal-rooms@" + self.sim.domain
+        env["HYBRIDCAL_SCHEDULING_ACCOUNT"] = "hybridcal-booking@" + self.sim.domain
+        env["HYBRIDCAL_ORG_DOMAINS"] = self.sim.domain
         if self.webex is not None:
             env["HYBRIDCAL_WEBEX_API_URL"] = self.webex.url
             env["HYBRIDCAL_WEBEX_TOKEN"] = self.webex.token

@@ -9,6 +9,7 @@ variable and how to fix it, instead of surfacing as a confusing failure on the f
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -81,11 +82,43 @@ def _client_id(text: str) -> str:
     return text
 
 
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _domains(text: str) -> tuple[str, ...]:
+    """``example.com, example.co.uk`` → ``("example.com", "example.co.uk")``: plain DNS names,
+    no scheme, no ``@`` and no wildcard (each domain already covers its subdomains)."""
+    domains = tuple(d.strip().lower().rstrip(".") for d in text.split(",") if d.strip())
+    if not domains or not all(_DOMAIN.match(d) for d in domains):
+        raise ValueError("must be a comma-separated list of DNS domain names such as "
+                         "example.com (no scheme, no @, no wildcard)")
+    return domains
+
+
 def _emails(text: str) -> tuple[str, ...]:
     emails = tuple(e.strip().lower() for e in text.split(",") if e.strip())
     if not all("@" in e for e in emails):
         raise ValueError("must be a comma-separated list of email addresses")
     return emails
+
+
+def _email(text: str) -> str:
+    email = text.strip().lower()
+    if email.count("@") != 1 or " " in email or not email.split("@")[1]:
+        raise ValueError("must be one email address")
+    return email
+
+
+_BOOKING_PROVIDERS = ("webex-personal-room", "webex-space", "jitsi", "url")
+
+
+def _booking_provider(text: str) -> str:
+    """A provider as in ``HYBRIDCAL_KEYWORDS`` that needs no existing event (Meet does)."""
+    name, _, argument = text.strip().partition(":")
+    if name not in _BOOKING_PROVIDERS or (name == "url" and not argument):
+        raise ValueError("must be webex-personal-room, webex-space, jitsi[:BASE_URL] or "
+                         "url:TEMPLATE")
+    return text.strip()
 
 
 @dataclass(frozen=True)
@@ -143,6 +176,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HYBRIDCAL_WEBEX_TOKEN", "webex_token", None, str,
             "Webex API bearer token (from Secret Manager when deployed); unset = Personal Room "
             "fallback for space meetings."),
+    Setting("HYBRIDCAL_ORG_DOMAINS", "org_domains", None, _domains,
+            "The organisation's own DNS domains, comma-separated (`example.com,example.org`). "
+            "Only their users' ID tokens are accepted by `meetings_api`, and only on them does "
+            "a self-hosted meeting service's URL (`meet.*`, `join.*`, `lync.*`) become a Join "
+            "button.", ("cloud",)),
     Setting("HYBRIDCAL_ORG_LOCALE", "org_locale", None, str,
             "Force one language for join blocks instead of each user's Calendar locale."),
     Setting("HYBRIDCAL_INDEX_PAST_DAYS", "index_past_days", "1", _positive_int,
@@ -169,6 +207,14 @@ SETTINGS: tuple[Setting, ...] = (
             "`HYBRIDCAL_ROOM_READER` (`acl.insert`/`acl.delete`)."),
     Setting("HYBRIDCAL_ROOM_READER", "room_reader", None, str,
             "The delegated service user that reads (watches, syncs) workspace room calendars."),
+    Setting("HYBRIDCAL_SCHEDULING_ACCOUNT", "scheduling_account", None, _email,
+            "The delegated Workspace user that organises every booking made on a room device "
+            "and invites the room, so the room's booking rules apply; unset = devices cannot "
+            "book."),
+    Setting("HYBRIDCAL_DEVICE_BOOKING_PROVIDER", "device_booking_provider", None,
+            _booking_provider,
+            "Join details for bookings made on a room device: `webex-personal-room`, "
+            "`webex-space`, `jitsi[:BASE_URL]` or `url:TEMPLATE`; unset = no join link."),
     Setting("HYBRIDCAL_LOG_LEVEL", "log_level", "INFO", str.upper,
             "Python logging level for the structured JSON logs."),
     # "" (unset) rather than None: deployed functions do read it, and unset is the answer
@@ -204,6 +250,7 @@ class Config:
     webex_site: str = "example"
     webex_api_url: str = "https://webexapis.com/v1/"
     webex_token: str | None = None
+    org_domains: tuple[str, ...] = ()
     org_locale: str | None = None
     index_past_days: int = 1
     index_future_days: int = 28
@@ -215,6 +262,8 @@ class Config:
     id_token_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     workspace_admin: str | None = None
     room_reader: str | None = None
+    scheduling_account: str | None = None
+    device_booking_provider: str | None = None
     log_level: str = "INFO"
     clock_file: str | None = None
 

@@ -92,6 +92,7 @@ DEFAULT_VARIABLES: dict[str, Any] = {
     "region": "europe-west1",
     "prefix": "hybridcal",
     "webex_site": "example",
+    "org_domains": ["example.com"],
     "provisioning_admins": [f"user:{ADMIN}"],
     "meetings_api_admins": [ADMIN],
     "workspace_admin": ADMIN,

@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,11 @@ SHARED_FIELDS = ("summary", "description", "location", "start", "end", "recurren
                  "attendees", "conferenceData", "status", "transparency", "visibility",
                  "colorId", "guestsCanModify")
 ATTENDEE_EDITABLE = ("attendees", "extendedProperties", "reminders", "colorId")
+# Events created from Gmail (eventType "fromGmail") accept changes only to these (Google
+# Workspace Updates, 30 May 2024, "The Calendar API now distinguishes events created from
+# Gmail"); other fields answer 403 disallowedFieldMutation (the answer Google gives for a
+# field the caller may not change, e.g. kewisch/gdata-provider#437).
+FROM_GMAIL_EDITABLE = ("reminders", "colorId", "visibility", "status", "extendedProperties")
 SYNC_FORBIDDEN = ("timeMin", "timeMax", "q", "orderBy", "updatedMin", "iCalUID",
                   "privateExtendedProperty", "sharedExtendedProperty")
 _ID_ALPHABET = string.ascii_lowercase[:22] + string.digits  # base32hex, as Google uses
@@ -61,6 +67,8 @@ class CalendarState:
         self.calendars: dict[str, Calendar] = {}
         self.channels: dict[str, Channel] = {}
         self._etags = itertools.count(1)
+        # (calendar, event id) whose content patches Google refused (refused_patch fault)
+        self.refused: set[tuple[str, str]] = set()
 
     # -- helpers ---------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -121,6 +129,7 @@ class CalendarState:
         if event["id"] in cal.events and cal.events[event["id"]].get("status") != "cancelled":
             raise ApiError(409, "duplicate", "The requested identifier already exists.")
         event.setdefault("status", "confirmed")
+        event.setdefault("eventType", "default")
         event["iCalUID"] = event.get("iCalUID") or f"{event['id']}@google.com"
         event["created"] = self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
         event["sequence"] = 0
@@ -217,13 +226,25 @@ class CalendarState:
                 if e.get("recurringEventId") == master_id}
 
     def patch(self, caller: str, calendar_id: str, event_id: str, body: dict[str, Any],
-              if_match: str | None, conference_version: int = 0) -> dict[str, Any]:
+              if_match: str | None, conference_version: int = 0,
+              may_lock: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """``may_lock`` (the service's HTTP calls only): draws whether Google refuses this
+        event's content changes from now on (the ``refused_patch`` fault)."""
         cal = self.calendar_for(caller, calendar_id, write=True)
         current = self._find(cal, event_id)
         if current is None or current.get("status") == "cancelled":
             raise not_found()
         if if_match and if_match != current.get("etag"):
             raise ApiError(412, "conditionNotMet", "Precondition Failed")
+        content = [k for k in body if k not in FROM_GMAIL_EDITABLE]
+        if content and current.get("eventType") == "fromGmail":
+            raise disallowed_mutation()
+        if content and may_lock is not None:
+            stored_event = cal.events.get(event_id, current)
+            if stored_event.get("_locked") or may_lock():
+                stored_event["_locked"] = True
+                self.refused.add((cal.id, event_id))
+                raise disallowed_mutation()
         is_organizer = current.get("organizer", {}).get("email") == cal.id
         if not is_organizer:
             self._check_attendee_patch(cal, current, body)
@@ -320,6 +341,8 @@ class CalendarState:
                     existing["status"] = "cancelled"
                     self._stamp(target, existing)
                 continue
+            if target.room and existing is None:  # the room answers first: its copy shows it
+                self._room_reply(target, event)
             private = ((existing or {}).get("extendedProperties") or {}).get("private")
             replica = {k: copy.deepcopy(v) for k, v in event.items()
                        if k in SHARED_FIELDS or k in ("id", "iCalUID", "organizer", "creator",
@@ -330,8 +353,6 @@ class CalendarState:
                      **({"shared": copy.deepcopy(shared)} if shared else {})}
             if props:
                 replica["extendedProperties"] = props
-            if target.room and existing is None:
-                self._room_reply(target, event)
             target.events[event["id"]] = replica
             self._stamp(target, replica)
 
@@ -566,6 +587,11 @@ class CalendarState:
             calendars[cal_id] = {"busy": [{"start": _z(s), "end": _z(e)} for s, e in merged]}
         return {"kind": "calendar#freeBusy", "timeMin": _z(lo), "timeMax": _z(hi),
                 "calendars": calendars}
+
+
+def disallowed_mutation() -> ApiError:
+    return ApiError(403, "disallowedFieldMutation",
+                    "Insufficient permissions to modify a field on the resource.", "calendar")
 
 
 def resource_uri(calendar_id: str) -> str:

@@ -147,7 +147,8 @@ class App:
             query["_privateExtendedProperty"] = query_all.get("privateExtendedProperty", [])
             with self.sim.lock:
                 status, result = self.dispatch(key, token.subject, params, query, body,
-                                               environ.get("HTTP_IF_MATCH"))
+                                               environ.get("HTTP_IF_MATCH"),
+                                               may_lock=self.sim.faults.draw_refused_patch)
             if key == "calendar.events.watch" and self.sim.faults.draw_early_sync():
                 # The channel's ``sync`` message overtakes the watch answer.
                 self.sim.deliver_pushes(channel_id=str(result["id"]))
@@ -158,7 +159,10 @@ class App:
             return exc.code, exc.body(), {}
 
     def dispatch(self, key: str, caller: str, p: dict[str, str], q: dict[str, Any],
-                 body: dict[str, Any], if_match: str | None) -> tuple[int, Any]:
+                 body: dict[str, Any], if_match: str | None,
+                 may_lock: Any = None) -> tuple[int, Any]:
+        """``may_lock``: the refused-patch draw, for the service's HTTP calls only (a user's
+        own client, :meth:`WorkspaceSimulator.user_call`, is never refused by the fault)."""
         cal = self.sim.calendar_state
         version = int(q.get("conferenceDataVersion", 0) or 0)
         if key == "calendar.events.list":
@@ -168,9 +172,11 @@ class App:
         if key == "calendar.events.get":
             return 200, cal.get(caller, p["cal"], p["eid"])
         if key == "calendar.events.insert":
+            if body.get("eventType") == "fromGmail":  # only Gmail creates these
+                raise ApiError(400, "invalid", "Invalid event type: fromGmail.")
             return 200, cal.insert(caller, p["cal"], body, version)
         if key == "calendar.events.patch":
-            return 200, cal.patch(caller, p["cal"], p["eid"], body, if_match, version)
+            return 200, cal.patch(caller, p["cal"], p["eid"], body, if_match, version, may_lock)
         if key == "calendar.events.delete":
             cal.delete(caller, p["cal"], p["eid"])
             return 204, None

@@ -142,6 +142,22 @@ class WorkspaceSimulator:
         with self.lock:
             self.calendar_state.calendars[email.lower()].writable = writable
 
+    def add_gmail_event(self, email: str, body: dict[str, Any]) -> dict[str, Any]:
+        """An event Gmail created from a message (a reservation, an invitation in an email):
+        ``eventType: "fromGmail"``, organized by the recipient since May 2024, and only its
+        reminders, colour, visibility, status and extended properties may change (Google
+        Workspace Updates, 30 May 2024). Returns the event as Calendar shows it."""
+        with self.lock:
+            event = self.calendar_state.insert(email.lower(), "primary",
+                                               {**body, "eventType": "fromGmail"})
+        return event
+
+    def refused_patches(self) -> set[tuple[str, str]]:
+        """``(calendar, event id)`` of events whose patches the ``refused_patch`` fault made
+        Google refuse: a chaos oracle must not expect join details on them."""
+        with self.lock:
+            return set(self.calendar_state.refused)
+
     def invalidate_sync_tokens(self, email: str) -> None:
         """As when Google expires tokens: the next incremental list answers 410."""
         import secrets

@@ -14,6 +14,13 @@ Decision rules (issue 7), evaluated on the event as Google returns it:
 Only fields we change are sent, with ``If-Match``; a 412 means the user edited concurrently, so
 we read the event again and decide again on the fresh copy (bounded), never overwriting their
 edit with stale text.
+
+Google refuses some patches for good: events created from Gmail (``eventType: fromGmail``)
+accept changes only to reminders, colour, visibility, status and extended properties (Google
+Workspace Updates, 30 May 2024), and other events can be locked or too large. Such an event is
+skipped with a logged reason (no patch is even tried on a ``fromGmail`` event) and the sync
+goes on: the round still indexes it and commits its token, so one event can never hold a
+user's sync back.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import TransientError
-from shared.google.errors import EtagMismatch, GoneOrMissing
+from shared.google.errors import EtagMismatch, GoneOrMissing, GooglePermanentError
 from shared.keyword import joinblock
 from shared.keyword.keywords import KeywordMatch, find_keyword, remove_span
 from shared.keyword.providers import JoinDetails, ProviderContext, generate
@@ -41,6 +48,8 @@ KEY_KEYWORD = "hybridcal_keyword"
 KEY_PROVIDER = "hybridcal_provider"
 KEY_HASH = "hybridcal_hash"
 MAX_ATTEMPTS = 4
+# Fields an event created from Gmail lets anyone change; join details need others.
+FROM_GMAIL = "fromGmail"
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,11 @@ def apply_keyword(services: Services, gateway: CalendarGateway, user_id: str,
         decision = decide(ctx.event, keywords)
         if decision is None:
             return ctx.event, patches
+        if ctx.event.get("eventType") == FROM_GMAIL:
+            _LOGGER.info("join details skipped: Google lets nobody change an event created "
+                         "from Gmail", extra=fields(user=user_id, action=decision.action,
+                                                    reason="from_gmail"))
+            return ctx.event, patches
         try:
             if decision.action == "write" and decision.match is not None:
                 details = generate(ctx, decision.match.provider)
@@ -145,5 +159,9 @@ def apply_keyword(services: Services, gateway: CalendarGateway, user_id: str,
             ctx.event.clear()
             ctx.event.update(fresh)
         except GoneOrMissing:
+            return ctx.event, patches
+        except GooglePermanentError as exc:  # after its subclasses above: a final refusal
+            _LOGGER.warning("join details refused by Google: event skipped", extra=fields(
+                user=user_id, action=decision.action, status=exc.status, reason=exc.reason))
             return ctx.event, patches
     raise TransientError("event kept changing while we patched it; retry later")

@@ -12,6 +12,8 @@ Routes (relative to the function URL; ``{email}`` is a user's or a workspace roo
 - ``POST /freebusy`` ``{"users": [...], "from", "to", "duration_minutes"}``
 - ``GET  /users/{email}/presence``
 - ``GET  /users/{email}/page``: the HTML meetings page (see :mod:`shared.meetings.page`)
+- ``POST /users/{room}/bookings``, ``.../bookings/{id}:extend``, ``.../bookings/{id}:release``:
+  room booking from the room's device (see :mod:`shared.meetings.booking`)
 
 Records are opened from the sealed index only after the caller is authorised for that user,
 so an unauthorised call never causes a decryption. Times are RFC 3339 with the offset of the
@@ -21,6 +23,7 @@ user's Calendar time zone.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,9 +34,10 @@ from zoneinfo import ZoneInfo
 from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.google.calendar import Calendar
-from shared.google.errors import EtagMismatch, GoneOrMissing
+from shared.google.errors import EtagMismatch, GoneOrMissing, GooglePermanentError
 from shared.http.messages import ApiRequest, ApiResponse, bearer_token
 from shared.http.routing import Router
+from shared.logs import fields
 from shared.meetings import index as meetings_index
 from shared.meetings.auth import Principal, authenticate
 from shared.store import names
@@ -42,12 +46,14 @@ from shared.store.base import Filter
 if TYPE_CHECKING:
     from shared.runtime import Services
 
+_LOGGER = logging.getLogger(__name__)
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 62
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 250
 FREEBUSY_CHUNK = 50  # calendars per freebusy.query (Google's documented maximum)
 MAX_FREEBUSY_USERS = 1000
 RESPONSES = ("accepted", "declined", "tentative")
+YEARS = range(1970, 9000)  # accepted years of any time given to the API
 _EMAIL = re.compile(r"^[^@\s/]{1,64}@[A-Za-z0-9.-]{1,255}$")
 _NO_ROUTE = "no such route; see the meetings API section of the README"
 ROUTES = Router([
@@ -59,6 +65,9 @@ ROUTES = Router([
     ("POST", "/users/<email>/meetings/<event_id:event_id>:rsvp", "rsvp"),
     ("GET", "/users/<email>/presence", "presence"),
     ("GET", "/users/<email>/page", "page"),
+    ("POST", "/users/<email>/bookings", "book"),
+    ("POST", "/users/<email>/bookings/<event_id:event_id>:extend", "extend"),
+    ("POST", "/users/<email>/bookings/<event_id:event_id>:release", "release"),
 ], not_found=_NO_ROUTE, converters={"event_id": r"[A-Za-z0-9_-]{1,1024}"})
 
 
@@ -79,6 +88,10 @@ def handle(services: Services, request: ApiRequest) -> ApiResponse:
     user = services.store.get(names.USERS, user_id) or {}
     if user.get("status") != "active":
         raise NotFound("no active user or workspace with this address")
+    if endpoint in ("book", "extend", "release"):
+        from shared.meetings import booking
+
+        return booking.handle(services, caller, user, endpoint, values, request)
     if endpoint == "list":
         return ApiResponse.json(200, list_meetings(services, user, request.query))
     if endpoint == "schedule":
@@ -138,9 +151,13 @@ def _email(text: str) -> str:
     return email
 
 
-def _time(query: dict[str, Any], name: str, default: datetime) -> datetime:
+def _time(query: dict[str, Any], name: str, default: datetime | None) -> datetime:
+    """An aware date-time, or ``default``; ``None`` makes it required. Years outside
+    :data:`YEARS` are refused: a window or time zone shift from year 1 or 9999 overflows."""
     value = query.get(name)
     if value is None:
+        if default is None:
+            raise BadRequest(f"{name} is required (an RFC 3339 date-time)")
         return default
     if not isinstance(value, str) or len(value) > 64:
         raise BadRequest(f"{name} must be an RFC 3339 date-time")
@@ -150,6 +167,8 @@ def _time(query: dict[str, Any], name: str, default: datetime) -> datetime:
         raise BadRequest(f"{name} must be an RFC 3339 date-time") from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{name} needs a UTC offset")
+    if parsed.year not in YEARS:
+        raise BadRequest(f"{name} must be in the years {YEARS.start} to {YEARS.stop - 1}")
     return parsed
 
 
@@ -265,15 +284,25 @@ def _schedule(services: Services, user: dict[str, Any], body: object) -> dict[st
     if text is not None:
         if not isinstance(text, str) or not text.strip() or len(text) > 1000:
             raise BadRequest("text must be a non-empty string of at most 1000 characters")
-        event = calendar.quick_add(text, send_updates="all")
+        try:
+            event = calendar.quick_add(text, send_updates="all")
+        except GooglePermanentError as exc:
+            if exc.status != 400:
+                raise
+            # Google's own parser refused the text (e.g. a duration past the calendar's
+            # range): the caller's input, said so, and never retried.
+            _LOGGER.info("quick add text refused by Google", extra=fields(
+                user_id=user["user_id"], reason=exc.reason))
+            raise BadRequest("Google Calendar could not make an event of this text; give "
+                             "title, start and end instead") from None
         _keyword_to_location(services, calendar, event)
         return {"id": event["id"]}
     title, attendees = body.get("title"), body.get("attendees", [])
     if not isinstance(title, str) or not title.strip() or len(title) > 1000:
         raise BadRequest("title must be a non-empty string of at most 1000 characters")
-    start, end = (_time(body, "start", datetime.min), _time(body, "end", datetime.min))
-    if start == datetime.min or end <= start or end - start > timedelta(days=14):
-        raise BadRequest("start and end are required, end after start, at most 14 days")
+    start, end = _time(body, "start", None), _time(body, "end", None)
+    if end <= start or end - start > timedelta(days=14):
+        raise BadRequest("end must be after start, at most 14 days later")
     if not isinstance(attendees, list) or len(attendees) > 200 or not all(
             isinstance(a, str) and _EMAIL.match(a) for a in attendees):
         raise BadRequest("attendees must be a list of at most 200 email addresses")
@@ -325,22 +354,26 @@ def _freebusy(services: Services, caller: Principal, request: ApiRequest) -> Api
             isinstance(u, str) and _EMAIL.match(u) for u in users):
         raise BadRequest(f"users must be a list of 1..{MAX_FREEBUSY_USERS} email addresses")
     users = list(dict.fromkeys(u.lower() for u in users))
-    start, end = _time(body, "from", datetime.min), _time(body, "to", datetime.min)
-    if start == datetime.min or end <= start or end - start > timedelta(days=MAX_RANGE_DAYS):
-        raise BadRequest(f"from and to are required, to after from, at most {MAX_RANGE_DAYS} "
-                         "days apart")
+    start, end = _time(body, "from", None), _time(body, "to", None)
+    if end <= start or end - start > timedelta(days=MAX_RANGE_DAYS):
+        raise BadRequest(f"to must be after from, at most {MAX_RANGE_DAYS} days apart")
     duration = body.get("duration_minutes", 30)
     if not isinstance(duration, int) or not 5 <= duration <= 24 * 60:
         raise BadRequest("duration_minutes must be an integer from 5 to 1440")
     # Free/busy is asked as the caller (a user sees what their domain shares with them).
     if caller.kind != "user":
         raise Forbidden("free/busy is asked on behalf of a user: use a user's credentials")
+    caller_doc = services.store.get(names.USERS, services.pseudonym(caller.email)) or {}
+    if caller_doc.get("status") != "active" or caller_doc.get("kind") == "workspace":
+        raise Forbidden("free/busy is only for active hybridcal users; ask an admin to "
+                        "activate this account")
     calendar = services.workspace.calendar(caller.email)
     busy: dict[str, list[dict[str, str]]] = {}
     errors: dict[str, str] = {}
     for chunk_start in range(0, len(users), FREEBUSY_CHUNK):
         chunk = users[chunk_start:chunk_start + FREEBUSY_CHUNK]
-        answer = calendar.freebusy(start, end, chunk)
+        with _google_refused_caller(services, caller.email):
+            answer = calendar.freebusy(start, end, chunk)
         for email, info in (answer.get("calendars") or {}).items():
             if info.get("errors"):
                 errors[email] = str(info["errors"][0].get("reason", "unknown"))
@@ -351,6 +384,22 @@ def _freebusy(services: Services, caller: Principal, request: ApiRequest) -> Api
     return ApiResponse.json(200, {"busy": busy, "errors": errors, "free_slots": [
         {"start": to_rfc3339(a), "end": to_rfc3339(b)} for a, b in slots[:10]],
         "queries": (len(users) + FREEBUSY_CHUNK - 1) // FREEBUSY_CHUNK})
+
+
+@contextmanager
+def _google_refused_caller(services: Services, email: str) -> Iterator[None]:
+    """Google refusing to act as the caller (delegation revoked, account suspended or deleted
+    since activation) is the caller's account problem, not a failure of ours: a 403 naming
+    it, and a log line an admin can act on."""
+    from shared.google.errors import DelegationRefused
+
+    try:
+        yield
+    except DelegationRefused as exc:
+        _LOGGER.warning("Google refused to act as the caller", extra=fields(
+            user_id=services.pseudonym(email), error=exc.error))
+        raise Forbidden("Google refused access to this account's calendar "
+                        f"({exc.error}); ask an admin to check the account") from None
 
 
 def common_free_slots(busy_lists: Iterable[Iterable[Mapping[str, str]]], start: datetime,

@@ -4,7 +4,8 @@ Callers prove who they are in one of two ways:
 
 - a Google-signed ID token (the collaboration app's backend, admins' tools): signature checked
   against Google's certificates, audience must be ``HYBRIDCAL_API_AUDIENCE``; the ``email``
-  claim (verified) names a user, or an admin when listed in ``HYBRIDCAL_API_ADMINS``;
+  claim (verified) names an admin when listed in ``HYBRIDCAL_API_ADMINS``, else a user, who
+  must be in one of ``HYBRIDCAL_ORG_DOMAINS`` (any Google account can get a signed token);
 - a bearer token from ``HYBRIDCAL_API_TOKENS`` (devices' credentials deployed; in the embedded
   mode also users and admins), compared in constant time.
 
@@ -77,4 +78,16 @@ def _from_id_token(services: Services, token: str) -> Principal:
         raise Forbidden("ID token carries no verified email")
     if email in config.api_admins:
         return Principal("admin", email)
+    if not in_org_domains(email, config.org_domains):
+        # Google signs ID tokens for every Google account: a valid signature proves who the
+        # caller is, not that they belong to this organisation.
+        _LOGGER.warning("security: ID token refused", extra=fields(
+            security=True, problem="account outside the organisation's domains"))
+        raise Unauthorized("this account is not in the organisation's domains")
     return Principal("user", email)
+
+
+def in_org_domains(email: str, domains: tuple[str, ...]) -> bool:
+    """Exactly one of ``domains`` after the ``@``: subdomains are separate Workspace domains
+    and must be listed themselves."""
+    return email.rpartition("@")[2] in domains

@@ -326,6 +326,7 @@ USES_BY_SETTING = {
     "webex": {"webex_token"},  # the Webex token secret
     "api-auth": {"api_tokens", "api_audience", "api_admins"},  # meetings_api's callers
     "rooms": {"workspace_admin", "room_reader"},  # workspaces: room sharing
+    "booking": {"scheduling_account", "device_booking_provider"},  # rooms booked by devices
 }
 
 

@@ -374,7 +374,9 @@ def test_variable_defaults_match_the_code_defaults(variable, env):
     ("variable", "use", "env"),
     [("meetings_api_admins", "api-auth", "HYBRIDCAL_API_ADMINS"),
      ("workspace_admin", "rooms", "HYBRIDCAL_WORKSPACE_ADMIN"),
-     ("room_reader", "rooms", "HYBRIDCAL_ROOM_READER")],
+     ("room_reader", "rooms", "HYBRIDCAL_ROOM_READER"),
+     ("scheduling_account", "booking", "HYBRIDCAL_SCHEDULING_ACCOUNT"),
+     ("device_booking_provider", "booking", "HYBRIDCAL_DEVICE_BOOKING_PROVIDER")],
 )
 def test_tenant_variables_reach_the_setting_that_reads_them(variable, use, env):
     setting = next(s for s in SETTINGS if s.env == env)

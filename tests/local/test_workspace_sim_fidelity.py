@@ -62,3 +62,49 @@ def test_the_daily_limit_fault_answers_a_share_of_calls(sim, clock):
             reasons.append(_error(exc)[1])
     assert set(reasons) == {"ok", "dailyLimitExceeded"}
     assert reasons.count("dailyLimitExceeded") == sim.faults.injected["daily_limit"]
+
+
+# -- item 3: patches Google refuses ------------------------------------------------------------
+def test_an_event_created_from_gmail_accepts_only_the_fields_google_allows(sim, clock):
+    """Workspace Updates, 30 May 2024: ``fromGmail`` events take changes to reminders,
+    colorId, visibility, status and extendedProperties only; nobody can create one."""
+    cal = calendar_for(sim, ALICE)
+    event = sim.add_gmail_event(ALICE, _event(clock, "Flight LH 123", location="@webex"))
+    seen = cal.events().get(calendarId="primary", eventId=event["id"]).execute()
+    assert seen["eventType"] == "fromGmail" and seen["organizer"]["self"] is True
+
+    for change in ({"location": "https://example.webex.com/meet/alice"},
+                   {"description": "join here"}, {"summary": "x", "colorId": "3"}):
+        with pytest.raises(HttpError) as refused:
+            cal.events().patch(calendarId="primary", eventId=event["id"], body=change).execute()
+        assert _error(refused.value) == (403, "disallowedFieldMutation", "calendar")
+    allowed = cal.events().patch(calendarId="primary", eventId=event["id"], body={
+        "colorId": "3", "extendedProperties": {"private": {"k": "v"}}}).execute()
+    assert allowed["colorId"] == "3" and allowed["location"] == "@webex"
+
+    with pytest.raises(HttpError) as refused_insert:
+        cal.events().insert(calendarId="primary",
+                            body=_event(clock, eventType="fromGmail")).execute()
+    assert refused_insert.value.resp.status == 400
+    plain = cal.events().insert(calendarId="primary", body=_event(clock)).execute()
+    assert plain["eventType"] == "default"
+
+
+def test_the_refused_patch_fault_locks_an_event_for_the_services_calls_only(sim, clock):
+    cal = calendar_for(sim, ALICE)
+    event = cal.events().insert(calendarId="primary", body=_event(clock)).execute()
+    sim.faults.set(refused_patch=1.0)
+    with pytest.raises(HttpError) as refused:
+        cal.events().patch(calendarId="primary", eventId=event["id"],
+                           body={"location": "x"}).execute()
+    assert _error(refused.value)[:2] == (403, "disallowedFieldMutation")
+    sim.faults.set()  # the event stays locked: Google keeps refusing it
+    with pytest.raises(HttpError):
+        cal.events().patch(calendarId="primary", eventId=event["id"],
+                           body={"description": "y"}).execute()
+    assert sim.refused_patches() == {(ALICE, event["id"])}
+    # the user's own client still edits it (the lock is a refusal of the service's patches)
+    sim.user_call(ALICE, "calendar.events.patch", params={"cal": "primary", "eid": event["id"]},
+                  body={"summary": "renamed"})
+    assert cal.events().get(calendarId="primary",
+                            eventId=event["id"]).execute()["summary"] == "renamed"

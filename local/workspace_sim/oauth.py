@@ -80,6 +80,7 @@ class TokenEndpoint:
         self.sa = service_account
         self.delegation = delegation
         self.tokens: dict[str, AccessToken] = {}
+        self.gone: set[str] = set()  # addresses of deleted or renamed users
 
     def grant(self, form: dict[str, str], token_uri: str, users: dict[str, Any]) -> tuple[int, dict]:
         if form.get("grant_type") != JWT_BEARER:
@@ -106,6 +107,12 @@ class TokenEndpoint:
         if not self.delegation.allows(self.sa["client_id"], scopes):
             return 401, {"error": "unauthorized_client", "error_description": UNAUTHORIZED_CLIENT}
         user = users.get(subject)
+        if user is None and subject in self.gone:
+            # A deleted or renamed account's old address: Google may answer this rather than
+            # invalid_grant (hybridcal #19; the message google-auth users report for a "sub"
+            # that no longer names a user).
+            return 400, {"error": "invalid_request",
+                         "error_description": 'Invalid impersonation "sub" field.'}
         if user is None or user.get("room"):
             return 400, {"error": "invalid_grant", "error_description": "Invalid email or User ID"}
         if user.get("suspended"):

@@ -131,9 +131,25 @@ class WorkspaceSimulator:
             self.users[email.lower()]["suspended"] = suspended
 
     def remove_user(self, email: str) -> None:
+        """Deleted from the domain: its token requests answer ``invalid_request`` (Invalid
+        impersonation "sub" field), as Google does for an address that named a user."""
         with self.lock:
             self.users.pop(email.lower(), None)
             self.calendar_state.calendars.pop(email.lower(), None)
+            if self.oauth is not None:
+                self.oauth.gone.add(email.lower())
+
+    def rename_user(self, old: str, new: str) -> None:
+        """The admin changes a user's primary address: the calendar moves with the user and
+        the old address stops naming anyone (token requests for it are refused)."""
+        old, new = old.lower(), new.lower()
+        with self.lock:
+            self.users[new] = self.users.pop(old)
+            cal = self.calendar_state.calendars.pop(old)
+            cal.id = cal.owner = new
+            self.calendar_state.calendars[new] = cal
+            if self.oauth is not None:
+                self.oauth.gone.add(old)
 
     def set_api_enabled(self, api: str, enabled: bool) -> None:
         self.api_enabled[api] = enabled

@@ -178,7 +178,10 @@ def translate(exc: BaseException) -> BaseException:
                                     reason=reason)
     if isinstance(exc, RefreshError):
         error, description = _refresh_error_parts(exc)
-        if error in ("unauthorized_client", "invalid_grant", "access_denied", "invalid_scope"):
+        # invalid_request: 'Invalid impersonation "sub" field.' for a deleted or renamed user;
+        # like every malformed request, retrying the same assertion can never succeed.
+        if error in ("unauthorized_client", "invalid_grant", "access_denied", "invalid_scope",
+                     "invalid_request"):
             return DelegationRefused(f"token refused: {error}", error=error,
                                      description=description)
         return GoogleTransientError(f"token endpoint failed: {error or 'unknown'}")

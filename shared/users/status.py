@@ -125,6 +125,11 @@ def delegation_failure(exc: DelegationRefused, client_id: str, scope: str) -> Va
         return ValidationFailed("user_suspended",
                                 "The user is suspended in Google Workspace; restore the user "
                                 "in the Admin console, then retry validation.")
+    if exc.error == "invalid_request" and "sub" in exc.description:
+        return ValidationFailed("user_not_found",
+                                "Google no longer knows this address (the user was deleted or "
+                                "renamed): deactivate it, or activate the user's new primary "
+                                "Workspace email.")
     return ValidationFailed("user_not_found",
                             "No such user in the Google Workspace domain: check the address "
                             "matches the user's primary Workspace email.")

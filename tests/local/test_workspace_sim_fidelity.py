@@ -108,3 +108,24 @@ def test_the_refused_patch_fault_locks_an_event_for_the_services_calls_only(sim,
                   body={"summary": "renamed"})
     assert cal.events().get(calendarId="primary",
                             eventId=event["id"]).execute()["summary"] == "renamed"
+
+
+# -- item 4: deleted or renamed users at the token endpoint -------------------------------------
+@pytest.mark.parametrize("how", ["deleted", "renamed"])
+def test_a_deleted_or_renamed_users_old_address_is_an_invalid_impersonation_sub(sim, how):
+    from google.auth.exceptions import RefreshError
+
+    if how == "deleted":
+        sim.remove_user(ALICE)
+    else:
+        sim.rename_user(ALICE, "alice.smith@example.com")
+    with pytest.raises(RefreshError) as refused:
+        calendar_for(sim, ALICE).settings().get(setting="locale").execute()
+    assert refused.value.args[1] == {"error": "invalid_request",
+                                     "error_description": 'Invalid impersonation "sub" field.'}
+    with pytest.raises(RefreshError) as never_existed:
+        calendar_for(sim, "nobody@example.com").settings().get(setting="locale").execute()
+    assert never_existed.value.args[1]["error"] == "invalid_grant"
+    if how == "renamed":  # the calendar moved with the user
+        assert calendar_for(sim, "alice.smith@example.com").events().list(
+            calendarId="primary").execute()["summary"] == "alice.smith@example.com"

@@ -211,6 +211,7 @@ def _delegated_credentials() -> Any:
     ("unauthorized_client", "Client is unauthorized to retrieve access tokens using this "
                             "method, or client not authorized for any of the scopes requested."),
     ("invalid_grant", "Invalid email or User ID"),
+    ("invalid_request", 'Invalid impersonation "sub" field.'),
 ])
 def test_token_endpoint_refusal_is_delegation_refused_and_not_retried(error_code, description):
     refusal = ({"status": "400"}, json.dumps({"error": error_code,

@@ -3,13 +3,16 @@
 Reads FILE, or stdin, holding either a Calendar v3 event as JSON (``conferenceData``,
 ``location`` and ``description`` are used) or plain invitation text (read as a description).
 Prints the join link, its service and field, the SIP addresses, and one note per field or
-rejected link. Exit status: 0 a link was found, 1 none, 2 the input could not be read.
+rejected link. ``--org-domain`` (repeatable; default: ``HYBRIDCAL_ORG_DOMAINS``) names the
+organisation's own domains, where self-hosted services' links count. Exit status: 0 a link
+was found, 1 none, 2 the input could not be read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
@@ -45,14 +48,15 @@ def parse_input(raw: str) -> dict[str, Any]:
     return {"description": raw}
 
 
-def run(raw: str, out: TextIO) -> int:
+def run(raw: str, out: TextIO, org_domains: Sequence[str] = ()) -> int:
     """Explain ``raw`` onto ``out``; returns the exit status."""
     try:
         event = parse_input(raw)
     except BadInput as error:
         print(f"bad input: {error}", file=out)
         return BAD_INPUT
-    result = explain(event.get("conferenceData"), event.get("location"), event.get("description"))
+    result = explain(event.get("conferenceData"), event.get("location"), event.get("description"),
+                     org_domains=org_domains)
     if result.link:
         print(f"join link: {result.link.url}", file=out)
         print(f"service:   {result.link.service}", file=out)
@@ -74,7 +78,11 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     parser = argparse.ArgumentParser(prog="python -m shared.joinlinks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", nargs="?", help="event JSON or text file (default: stdin)")
+    parser.add_argument("--org-domain", action="append", dest="org_domains", metavar="DOMAIN",
+                        help="an organisation's own domain (default: HYBRIDCAL_ORG_DOMAINS)")
     args = parser.parse_args(argv)
+    org_domains = [d.lower() for d in args.org_domains or os.environ.get(
+        "HYBRIDCAL_ORG_DOMAINS", "").split(",") if d.strip()]
     out = out or sys.stdout
     try:
         if args.file:
@@ -85,7 +93,7 @@ def main(argv: Sequence[str] | None = None, stdin: TextIO | None = None,
     except (OSError, UnicodeDecodeError) as error:
         print(f"bad input: cannot read: {error}", file=out)
         return BAD_INPUT
-    return run(raw, out)
+    return run(raw, out, org_domains)
 
 
 if __name__ == "__main__":

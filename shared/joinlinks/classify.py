@@ -4,11 +4,19 @@ The catalogue is compiled once, at import. A URL is classified by walking its ho
 suffixes from the longest (``events.zoom.us`` before ``zoom.us``) and trying the few rows
 indexed under each, then the rows indexed by host prefix (``meet.*``). Hosts longer than DNS
 allows are refused, so the walk is bounded; each pattern is RE2, linear in the URL.
+
+Host prefixes are how self-hosted products look (``meet.contoso.com`` for Skype for Business
+Server), and anyone can name a host ``meet.attacker-phish.example``: a prefix row applies only
+on the organisation's own domains (``HYBRIDCAL_ORG_DOMAINS``, passed in as ``org_domains``).
+Elsewhere the URL is no meeting link, so it never becomes a Join button or a device's join
+notification; the text around it still shows it as the plain link it is. Vendors' own hosts
+(``meet.lync.com``, ``*.webex.com``) are suffix rows and unaffected.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import re2
@@ -28,6 +36,7 @@ class Verdict:
     target: str  # "host/path?query#fragment", what the patterns see
     service: Service | None = None  # set when the URL is a meeting link
     vendor: Service | None = None  # set when the host is a known service's but the page is not
+    foreign: Service | None = None  # a self-hosted service's URL outside the org's domains
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,9 @@ def target_of(url: str) -> tuple[str, str] | None:
     return host, host + rest
 
 
-def classify(url: str) -> Verdict | None:
-    """The :class:`Verdict` for a clean URL; None when the URL has no usable host."""
+def classify(url: str, org_domains: Iterable[str] = ()) -> Verdict | None:
+    """The :class:`Verdict` for a clean URL; None when the URL has no usable host.
+    ``org_domains``: where self-hosted (host-prefix) services may be recognised."""
     parsed = target_of(url)
     if parsed is None:
         return None
@@ -82,10 +92,20 @@ def classify(url: str) -> Verdict | None:
     for index in range(len(labels)):
         rows.extend(_BY_SUFFIX.get(".".join(labels[index:]), ()))
     vendor = rows[0].service if rows else None  # host prefixes say nothing about the vendor
-    rows.extend(_BY_PREFIX.get(labels[0], ()))
     for row in rows:
         if row.accepts(target):
             return Verdict(target, service=row.service)
+    own = in_domains(host, org_domains)
+    for row in _BY_PREFIX.get(labels[0], ()):
+        if row.accepts(target):
+            return Verdict(target, service=row.service) if own else \
+                Verdict(target, vendor=vendor, foreign=row.service)
     return Verdict(target, vendor=vendor)
+
+
+def in_domains(host: str, domains: Iterable[str]) -> bool:
+    """``host`` is one of ``domains`` or a sub-domain of one (label-wise, so
+    ``meet.notexample.com`` is not under ``example.com``)."""
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
 
 

@@ -4,20 +4,21 @@ Precedence (issue 4): the conferenceData video entry point (Google wrote it, it 
 truth), then the Location (people paste the link there), then the description; within a
 field the first meeting link wins. :func:`explain` is the same search keeping notes on every
 field and rejected link, for the admin CLI ("why no Join button?"); the notes carry hosts and
-paths, never queries (they hold meeting passwords).
+paths, never queries (they hold meeting passwords). ``org_domains`` are the organisation's own
+domains, the only ones where a self-hosted service's URL is a meeting link
+(:mod:`.classify`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 
-from shared.joinlinks.catalogue import Service
-from shared.joinlinks.classify import classify
+from shared.joinlinks.classify import Verdict, classify
 from shared.joinlinks.cleanup import MAX_CANDIDATES, MAX_FIELD_CHARS, candidates, clean
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,39 +48,44 @@ class Explanation:
 
 
 def find_join_link(conference_data: Mapping[str, Any] | None = None, location: str | None = None,
-                   description: str | None = None) -> JoinLink | None:
+                   description: str | None = None,
+                   org_domains: Iterable[str] = ()) -> JoinLink | None:
     """The event's join link (see module docstring for precedence), or None."""
-    link = _search(conference_data, location, description, notes=None)
+    link = _search(conference_data, location, description, notes=None,
+                   org_domains=tuple(org_domains))
     _LOGGER.debug("join link: %s", f"{link.service} from {link.source}" if link else "none")
     return link
 
 
-def find_in_event(event: Mapping[str, Any]) -> JoinLink | None:
+def find_in_event(event: Mapping[str, Any], org_domains: Iterable[str] = ()) -> JoinLink | None:
     """:func:`find_join_link` over a Calendar v3 event resource."""
     return find_join_link(conference_data=event.get("conferenceData"),
-                          location=event.get("location"), description=event.get("description"))
+                          location=event.get("location"), description=event.get("description"),
+                          org_domains=org_domains)
 
 
 def explain(conference_data: Mapping[str, Any] | None = None, location: str | None = None,
-            description: str | None = None) -> Explanation:
+            description: str | None = None, org_domains: Iterable[str] = ()) -> Explanation:
     """Like :func:`find_join_link`, with notes saying what each field held and why."""
     notes: list[str] = []
-    link = _search(conference_data, location, description, notes=notes)
+    link = _search(conference_data, location, description, notes=notes,
+                   org_domains=tuple(org_domains))
     return Explanation(link, tuple(notes))
 
 
 def _search(conference_data: object, location: object, description: object,
-            notes: list[str] | None) -> JoinLink | None:
+            notes: list[str] | None, org_domains: tuple[str, ...]) -> JoinLink | None:
     # object: callers pass whatever the event JSON held; each field is type-checked below
-    link = _from_conference_data(conference_data, notes)
+    link = _from_conference_data(conference_data, notes, org_domains)
     if link is None:
-        link = _from_text("location", location, notes)
+        link = _from_text("location", location, notes, org_domains)
     if link is None:
-        link = _from_text("description", description, notes)
+        link = _from_text("description", description, notes, org_domains)
     return link
 
 
-def _from_conference_data(data: object, notes: list[str] | None) -> JoinLink | None:
+def _from_conference_data(data: object, notes: list[str] | None,
+                          org_domains: tuple[str, ...]) -> JoinLink | None:
     if not isinstance(data, Mapping):
         _note(notes, "conference_data: none")
         return None
@@ -91,7 +97,7 @@ def _from_conference_data(data: object, notes: list[str] | None) -> JoinLink | N
         if url is None:
             _note(notes, "conference_data: the video entry point has no usable http(s) uri")
             continue
-        verdict = classify(url)
+        verdict = classify(url, org_domains)
         service = verdict.service.slug if verdict and verdict.service else _solution_slug(data)
         _note(notes, f"conference_data: video entry point, service {service}")
         return JoinLink(url, service, "conference_data")
@@ -114,7 +120,8 @@ def _solution_slug(data: Mapping[str, Any]) -> str:
     return slug or "custom"
 
 
-def _from_text(source: str, text: object, notes: list[str] | None) -> JoinLink | None:
+def _from_text(source: str, text: object, notes: list[str] | None,
+               org_domains: tuple[str, ...]) -> JoinLink | None:
     if not isinstance(text, str) or not text.strip():
         _note(notes, f"{source}: empty")
         return None
@@ -123,14 +130,14 @@ def _from_text(source: str, text: object, notes: list[str] | None) -> JoinLink |
     seen = 0
     for candidate in candidates(text):
         seen += 1
-        verdict = classify(candidate.url)
+        verdict = classify(candidate.url, org_domains)
         if verdict is not None and verdict.service is not None:
             how = " (unwrapped from a redirect)" if candidate.wrapped else ""
             _note(notes, f"{source}: {verdict.service.name} meeting link{how}, "
                          f"service {verdict.service.slug}")
             return JoinLink(candidate.url, verdict.service.slug, source)
         if notes is not None and seen <= _MAX_NOTES_PER_FIELD and verdict is not None:
-            notes.append(_rejection(source, verdict.target, verdict.vendor))
+            notes.append(_rejection(source, verdict))
     if notes is not None:
         notes.append(f"{source}: no links" if not seen
                      else f"{source}: {seen} link(s), none is a meeting link")
@@ -139,10 +146,15 @@ def _from_text(source: str, text: object, notes: list[str] | None) -> JoinLink |
     return None
 
 
-def _rejection(source: str, target: str, vendor: Service | None) -> str:
-    page = target.split("?", 1)[0].split("#", 1)[0]
+def _rejection(source: str, verdict: Verdict) -> str:
+    page = verdict.target.split("?", 1)[0].split("#", 1)[0]
     host, _, path = page.partition("/")
     shown = page if len(page) <= 80 else page[:77] + "..."
+    vendor = verdict.vendor
+    if verdict.foreign is not None:
+        return (f"{source}: {host} looks like a self-hosted {verdict.foreign.name} link but is "
+                f"not in the organisation's domains (HYBRIDCAL_ORG_DOMAINS): a plain link, "
+                f"no Join button ({shown})")
     if vendor is None:
         return f"{source}: {host} is not a known meeting service ({shown})"
     kind = "home page" if not path.strip("/") else "page that is not a meeting link"

@@ -65,8 +65,10 @@ def _when(part: Mapping[str, Any] | None) -> tuple[datetime | None, bool]:
     return None, False
 
 
-def join_details(event: Mapping[str, Any]) -> tuple[str | None, str | None, str | None]:
-    """``(url, service, sip_uri)`` for an event: our keyword block first, then joinlinks."""
+def join_details(event: Mapping[str, Any], org_domains: tuple[str, ...] = ()
+                 ) -> tuple[str | None, str | None, str | None]:
+    """``(url, service, sip_uri)`` for an event: our keyword block first, then joinlinks
+    (self-hosted services count on ``org_domains`` only: ``HYBRIDCAL_ORG_DOMAINS``)."""
     description = event.get("description") or ""
     location = event.get("location") or ""
     block = joinblock.find(description) if markers(event).get(KEY_HASH) else None
@@ -74,12 +76,14 @@ def join_details(event: Mapping[str, Any]) -> tuple[str | None, str | None, str 
     if block is not None:
         url = joinblock.url_in(block)
         if url:
-            link = joinlinks.find_join_link(conference_data=None, location=url, description=None)
+            link = joinlinks.find_join_link(conference_data=None, location=url, description=None,
+                                            org_domains=org_domains)
             service = link.service if link else "custom"
             sips = joinlinks.find_sip_uris(block)
             return url, service, (sips[0] if sips else None)
     link = joinlinks.find_join_link(conference_data=event.get("conferenceData"),
-                                    location=location, description=description)
+                                    location=location, description=description,
+                                    org_domains=org_domains)
     sips = joinlinks.find_sip_uris(location) or joinlinks.find_sip_uris(description)
     return (link.url if link else None, link.service if link else None,
             sips[0] if sips else None)
@@ -115,7 +119,7 @@ def upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str
     key = record_key(user_id, occurrence["id"])
     if start is None or end is None or end <= lo or start >= hi:
         return delete(services, key)
-    url, service, sip = join_details(occurrence)
+    url, service, sip = join_details(occurrence, services.config.org_domains)
     doc: dict[str, Any] = {
         "user_id": user_id, "event_id": occurrence["id"], "series_id": series_id or "",
         "start": to_rfc3339(start), "end": to_rfc3339(end), "all_day": all_day,

@@ -1,8 +1,9 @@
 """Every abuse case of the public surface as one row of a table, run against the embedded stack.
 
 Each row names an entry point, the hostile request and the documented outcome: a 4xx status,
-``LOGGED_SKIP`` (a 200 Google must not retry, a log line, and no work published) or
-``PATCHED_ONCE`` (processing finishes and writes the join details exactly once). Whatever the
+``LOGGED_SKIP`` (a 200 Google must not retry, a log line, and no work published),
+``PATCHED_ONCE`` (processing finishes and writes the join details exactly once) or
+``NO_JOIN_BUTTON`` (processing finishes; the meeting is listed without a join link). Whatever the
 row, nothing answers 5xx, every request has a timeout and finishes quickly, no response body
 carries another user's data, a secret or a traceback, forged input publishes no
 ``calendar-changes`` work, and both users stay active.
@@ -39,6 +40,8 @@ pytestmark = pytest.mark.integration
 ANN, BEN, ROOM = "ann@example.com", "ben@example.com", "room-1@example.com"
 ANN_TITLE, BEN_TITLE = "Layoff plan ZQ-4411", "Merger talks QX-7731"  # secret markers
 LOGGED_SKIP, PATCHED_ONCE = "logged skip", "patched once"
+NO_JOIN_BUTTON = "no join button"
+PHISH = "https://meet.attacker-phish.example/corp/ABCDEF12"
 TIMEOUT = 10  # seconds, for every request
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
@@ -317,6 +320,10 @@ CASES: list[Case] = [
          json={"message": {"data": ""}}),
     Case("router-root", "router", "GET", "/", 404),
     # -- hostile event content, processed by process_changes --------------------------------
+    Case("event-self-hosted-link-outside-org", "process_changes", "EVENT",
+         expect=NO_JOIN_BUTTON,
+         event={"summary": "Phish", "location": PHISH,
+                "description": f"Join Skype Meeting<{PHISH}>"}),
     Case("event-1mb-description-with-keyword", "process_changes", "EVENT",
          expect=PATCHED_ONCE,
          event={"summary": "Huge agenda", "location": "@webex",
@@ -331,7 +338,7 @@ CASES: list[Case] = [
 # stack, and each starts by checking that the state is still the one the stack was built with,
 # so no row ever sees what an earlier row did; a row that did leave a trace fails, and the next
 # row gets a rebuilt stack.
-EFFECTS = (LOGGED_SKIP, PATCHED_ONCE)
+EFFECTS = (LOGGED_SKIP, PATCHED_ONCE, NO_JOIN_BUTTON)
 
 
 @dataclass
@@ -505,7 +512,7 @@ def test_abuse_case(env: Env, case: Case, caplog: pytest.LogCaptureFixture) -> N
     # A hang fails the row without a wall-clock assertion: every request has a timeout
     # (requests raises) and settle() raises NeverSettles when work keeps arriving.
     answer = _send(env, case, ctx) if case.method != "EVENT" else None
-    if case.expect == PATCHED_ONCE:
+    if case.expect in (PATCHED_ONCE, NO_JOIN_BUTTON):
         stack.settle()
     text = answer.text if answer is not None else ""
     if answer is not None:
@@ -530,6 +537,10 @@ def test_abuse_case(env: Env, case: Case, caplog: pytest.LogCaptureFixture) -> N
         assert stack.api_calls()["calendar.events.patch"] - patches_before == 1
         if case.event and "description" in case.event:
             assert event["description"].startswith(case.event["description"])
+    elif case.expect == NO_JOIN_BUTTON:
+        listed = [m for m in stack.meetings(ANN) if m["id"] == event_id]
+        assert len(listed) == 1 and listed[0]["join_url"] is None, listed
+        assert stack.api_calls()["calendar.events.patch"] == patches_before  # nothing written
     else:
         assert answer is not None and answer.status_code == case.expect, text
         assert published == 0  # refused input causes no processing
@@ -548,7 +559,7 @@ def test_case_ids_are_unique_and_every_outcome_is_a_4xx_or_named() -> None:
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids))
     for case in CASES:
-        assert case.expect in (LOGGED_SKIP, PATCHED_ONCE) or 400 <= int(case.expect) < 500
+        assert case.expect in EFFECTS or 400 <= int(case.expect) < 500
         assert case.expect != LOGGED_SKIP or case.log, f"{case.id}: a skip must be logged"
 
 

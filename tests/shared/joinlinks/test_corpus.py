@@ -2,7 +2,8 @@
 would click, or ``null`` when there is none.
 
 Each case is ``{"id", "event": <Calendar v3 event subset>, "expect": {url, service, source}
-| null}``; the files group them (major services, wrapped links, cleanup, precedence,
+| null}``, with ``"org_domains"`` where the organisation's own domains matter (self-hosted
+services); the files group them (major services, wrapped links, cleanup, precedence,
 negatives, long tail).
 """
 
@@ -38,13 +39,13 @@ def test_corpus_is_large_enough() -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_corpus_case(case: dict[str, Any]) -> None:
     expect = case["expect"]
-    link = find_in_event(case["event"])
+    link = find_in_event(case["event"], org_domains=case.get("org_domains", ()))
     assert link == (JoinLink(**expect) if expect else None)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.values[0]["expect"]][:40])
 def test_keyword_interface_agrees_with_find_in_event(case: dict[str, Any]) -> None:
-    event = case["event"]
+    event, org = case["event"], case.get("org_domains", ())
     assert find_join_link(conference_data=event.get("conferenceData"),
-                          location=event.get("location"),
-                          description=event.get("description")) == find_in_event(event)
+                          location=event.get("location"), description=event.get("description"),
+                          org_domains=org) == find_in_event(event, org)

@@ -15,7 +15,9 @@ import base64
 import itertools
 import json
 import logging
+import os
 import secrets
+import shutil
 import tempfile
 import threading
 from collections import Counter
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from shared.bus.base import Message, Topics
 from shared.bus.local import LocalBus
@@ -112,6 +114,50 @@ class CrashInjector:
         raise SimulatedCrash(point)
 
 
+LOCK_NAME = ".hybridcal.lock"
+
+
+class DataDirInUse(RuntimeError):
+    """Another stack (this process or another) holds the data directory: two stacks on one
+    SQLite file and keyset would corrupt each other's state, and clearing it would pull the
+    running one's data from under it."""
+
+    def __init__(self, directory: Path, pid: str) -> None:
+        super().__init__(f"{directory} is in use by another hybridcal stack (process {pid}); "
+                         "stop that one, or give this one its own directory with --data-dir.")
+        self.directory, self.pid = directory, pid
+
+
+def claim_data_dir(directory: Path, *, fresh: bool = False) -> IO[str]:
+    """Lock ``directory`` for this stack (an advisory ``flock``, released when the process
+    ends, however it ends) and write our pid into the lock file for the next one to name;
+    ``fresh`` then empties it. Raises :class:`DataDirInUse` naming the holder's pid."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = (directory / LOCK_NAME).open("a+", encoding="ascii")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        pid = handle.read().strip() or "unknown"
+        handle.close()
+        raise DataDirInUse(directory, pid) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    if fresh:
+        for child in directory.iterdir():
+            if child.name == LOCK_NAME:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    return handle
+
+
 class NeverSettles(RuntimeError):
     """Work kept arriving: a handler loops, or a message is retried forever."""
 
@@ -128,13 +174,17 @@ class LocalStack:
         env: dict[str, str] | None = None,
         scheduler: bool = True,
         webex_fake: bool = True,
+        fresh: bool = False,
     ) -> None:
+        """``fresh`` empties ``data_dir`` once it is ours (``make run``: the simulated domain
+        is new each run, so is its state); a directory another stack holds raises
+        :class:`DataDirInUse` here, before anything in it is touched."""
         self._tmp = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hybridcal-")
             data_dir = self._tmp.name
         self.data_dir = Path(data_dir).resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[str] | None = claim_data_dir(self.data_dir, fresh=fresh)
         self.real_time = real_time
         self.clock: Clock = clock or (SystemClock() if real_time else FakeClock())
         self._env = dict(env or {})
@@ -145,6 +195,8 @@ class LocalStack:
         self._started = False
         self._ids = itertools.count(1)
         self.admin_token = self._env.get("HYBRIDCAL_ADMIN_TOKEN") or secrets.token_urlsafe(16)
+        # meetings_api's admin credential (HYBRIDCAL_API_TOKENS), whatever the admin token is
+        self.api_admin_token = secrets.token_urlsafe(24)
         self.webex = None
         self._server = None
         self._loop_thread: threading.Thread | None = None
@@ -225,6 +277,9 @@ class LocalStack:
         if store_close is not None and hasattr(store_close, "close"):
             store_close.close()
         _deps.install(None)
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the data directory for the next stack
+            self._lock_file = None
         if self._tmp:
             self._tmp.cleanup()
         self._started = False
@@ -350,7 +405,7 @@ class LocalStack:
         import requests
 
         answer = requests.get(f"{self.url('meetings_api')}/users/{email}/meetings", timeout=30,
-                              headers={"Authorization": f"Bearer {self.admin_token}-api"})
+                              headers={"Authorization": f"Bearer {self.api_admin_token}"})
         answer.raise_for_status()
         return answer.json()["meetings"]
 
@@ -365,6 +420,48 @@ class LocalStack:
         status = activate_workspace(self.services, room)
         self.settle()
         return status
+
+    def page_url(self, email: str) -> str:
+        """A link that opens ``email``'s meetings page (a user's agenda, or a room's board when
+        ``email`` is a workspace) in a browser, with a credential of its own: ``user:EMAIL`` or
+        ``device:ROOM``. The page trades it for its session on the first visit."""
+        from urllib.parse import quote
+
+        kind = "device" if self.sim.users.get(email.lower(), {}).get("room") else "user"
+        token = self.api_token(f"{kind}:{email}")
+        return (f"{self.url('meetings_api')}/users/{quote(email.lower(), safe='@')}/page"
+                f"?access_token={quote(token)}")
+
+    def book(self, room: str, minutes: int) -> tuple[int, dict[str, Any]]:
+        """Book ``room`` from now for ``minutes``, as its device does; ``(status, answer)``."""
+        import requests
+
+        token = self.api_token(f"device:{room}")
+        answer = requests.post(f"{self.url('meetings_api')}/users/{room}/bookings", timeout=60,
+                               json={"minutes": minutes},
+                               headers={"Authorization": f"Bearer {token}"})
+        self.settle()  # the room's calendar syncs: the booking reaches its list and board
+        return answer.status_code, answer.json()
+
+    def join_notifications(self, email: str | None = None) -> list[dict[str, Any]]:
+        """The join notifications published so far (all, or ``email``'s), opened as the
+        collaboration cloud opens them: ``{"email", "start", "title", "join_url", "sip_uri"}``."""
+        from shared.bus.base import Topics
+        from shared.crypto.sealer import open_published
+        from shared.keys.local import LocalKeysetKek
+        from shared.store import names
+
+        kek = LocalKeysetKek(self.data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
+        wanted = self.services.pseudonym(email) if email else None
+        result = []
+        for message in self.published(Topics.JOIN_NOTIFICATIONS):
+            if wanted and message["user_id"] != wanted:
+                continue
+            user = self.services.store.get(names.USERS, message["user_id"]) or {}
+            record = open_published({**message["sealed"], "user_id": message["user_id"]}, kek)
+            result.append({"email": user.get("email", message["user_id"]),
+                           "start": message["start"], **record})
+        return result
 
     def user_status(self, email: str) -> dict[str, Any]:
         from shared.users.status import user_status
@@ -384,7 +481,7 @@ class LocalStack:
             "HYBRIDCAL_ADMIN_TOKEN": self.admin_token,
             "HYBRIDCAL_PSEUDONYM_KEY": "embedded-" + self.data_dir.name,
         }
-        env["HYBRIDCAL_API_TOKENS"] = f"{self.admin_token}-api=admin"
+        tokens = f"{self.api_admin_token}=admin"
         env["HYBRIDCAL_API_AUDIENCE"] = f"{base}/meetings_api"
         env["HYBRIDCAL_ID_TOKEN_CERTS_URL"] = self.sim.certs_url
         env["HYBRIDCAL_WORKSPACE_ADMIN"] = "admin@" + self.sim.domain
@@ -395,6 +492,9 @@ class LocalStack:
             env["HYBRIDCAL_WEBEX_API_URL"] = self.webex.url
             env["HYBRIDCAL_WEBEX_TOKEN"] = self.webex.token
         env.update(self._env)
+        # tokens given in the environment are added to the stack's own admin credential
+        env["HYBRIDCAL_API_TOKENS"] = ",".join(filter(None, (
+            tokens, self._env.get("HYBRIDCAL_API_TOKENS", ""))))
         self.base_url = base
         return load_config(env)
 

@@ -20,7 +20,10 @@ class ConfigError(ValueError):
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError("must be a positive whole number") from None
     if value <= 0:
         raise ValueError("must be a positive integer")
     return value

@@ -12,11 +12,27 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable and the fix."""
+    """Settings are missing or malformed; the message names each variable and the fix, one
+    problem a line (:attr:`problems`), and never shows a secret setting's value."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+WATCH_TTL_CAP_SECONDS = 604800  # Google's maximum lifetime of a Calendar push channel (7 days)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What HYBRIDCAL_KEYWORDS may name (shared.keyword.providers): name -> whether it needs ":ARG"
+KEYWORD_PROVIDERS = {"webex-personal-room": False, "webex-space": False, "google-meet": False,
+                     "jitsi": None, "url": True}  # None: the argument is optional
+_LOCALES_DIR = Path(__file__).resolve().parent / "i18n" / "locales"
+_KMS_KEY = re.compile(r"^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z0-9-]+/"
+                      r"keyRings/[\w-]{1,63}/cryptoKeys/[\w-]{1,63}$")
 
 
 def _positive_int(text: str) -> int:
@@ -36,17 +52,61 @@ def _mode(text: str) -> str:
 
 
 def _keywords(text: str) -> dict[str, str]:
-    """``@webex=webex-personal-room,@meet=webex-space`` → ``{"@webex": "webex-personal-room"}``."""
+    """``@webex=webex-personal-room,@meet=webex-space`` → ``{"@webex": "webex-personal-room"}``.
+    A provider the service does not have is refused here: at run time it would silently
+    become the Personal Room fallback on every event."""
     result: dict[str, str] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         keyword, sep, provider = part.partition("=")
         keyword = keyword.strip().lower()
         if not sep or not keyword.startswith("@") or len(keyword) < 2 or not provider.strip():
             raise ValueError(f"entry {part!r} must look like @keyword=provider")
+        name, colon, argument = provider.strip().partition(":")
+        needs = KEYWORD_PROVIDERS.get(name, "unknown")
+        if needs == "unknown" or (needs is True and not argument) or (
+                needs is False and colon):
+            raise ValueError(f"entry {part!r} names an unknown provider; providers are "
+                             "webex-personal-room, webex-space, google-meet, jitsi[:BASE_URL] "
+                             "and url:TEMPLATE")
         result[keyword] = provider.strip()
     if not result:
         raise ValueError("needs at least one @keyword=provider entry")
     return result
+
+
+def _watch_ttl(text: str) -> int:
+    value = _positive_int(text)
+    if value > WATCH_TTL_CAP_SECONDS:
+        raise ValueError(f"must be at most {WATCH_TTL_CAP_SECONDS} seconds (7 days): Google "
+                         "caps a channel's lifetime there, so renewal would be planned for a "
+                         "channel that has already expired")
+    return value
+
+
+def _kms_key(text: str) -> str:
+    if not _KMS_KEY.match(text):
+        raise ValueError("must be a key's resource name, "
+                         "projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY "
+                         "(not a key ring, a key version or a URL)")
+    return text
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError("must be one of " + ", ".join(LOG_LEVELS))
+    return level
+
+
+def _locale(text: str) -> str:
+    """A locale join blocks have a translation for (``de``, ``pt-BR``, ``zh_CN``...): the
+    language is what must exist, as Google's region variants (``en-GB``) map onto it."""
+    available = sorted(p.name for p in _LOCALES_DIR.iterdir() if p.is_dir())
+    language = text.strip().replace("-", "_").split("_")[0].lower()
+    if not language or language not in {name.split("_")[0] for name in available}:
+        raise ValueError("must be a locale join blocks are translated into: "
+                         + ", ".join(available))
+    return text.strip()
 
 
 def _url(text: str) -> str:
@@ -67,13 +127,14 @@ PRINCIPAL_KINDS = ("user", "device", "admin")
 def _api_tokens(text: str) -> dict[str, str]:
     """``tok1=user:ann@example.com,tok2=device:room-1@example.com,tok3=admin`` → token map."""
     result: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for number, part in enumerate(filter(None, (p.strip() for p in text.split(","))), 1):
         token, sep, principal = part.partition("=")
         kind, _, email = principal.strip().partition(":")
         if not sep or len(token.strip()) < 16 or kind not in PRINCIPAL_KINDS or (
                 kind != "admin" and "@" not in email):
-            raise ValueError(f"entry {part[:12]!r}... must look like <token of 16+ chars>="
-                             "user:EMAIL, device:ROOM_EMAIL or admin")
+            raise ValueError(f"entry {number} (of the comma-separated entries) must look like "
+                             "TOKEN=user:EMAIL, TOKEN=device:ROOM_EMAIL or TOKEN=admin, TOKEN "
+                             "being 16 or more characters")
         result[token.strip()] = f"{kind}:{email.strip().lower()}" if kind != "admin" else "admin"
     return result
 
@@ -132,6 +193,7 @@ class Setting:
     parse: Callable[[str], Any]  # Any: each setting parses to its own field's type
     help: str
     required_in: tuple[str, ...] = ()
+    secret: bool = False  # never echoed in an error
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -153,15 +215,17 @@ SETTINGS: tuple[Setting, ...] = (
             "OAuth token endpoint for the JWT-bearer grant."),
     Setting("HYBRIDCAL_INTAKE_URL", "intake_url", None, _url,
             "Public HTTPS address of `intake_push`, given to Calendar watches.", ("cloud",)),
-    Setting("HYBRIDCAL_KMS_KEY", "kms_key", None, str,
+    Setting("HYBRIDCAL_KMS_KEY", "kms_key", None, _kms_key,
             "Cloud KMS key-encryption key: projects/P/locations/L/keyRings/R/cryptoKeys/K.",
             ("cloud",)),
     Setting("HYBRIDCAL_PSEUDONYM_KEY", "pseudonym_key", "local-dev-pseudonym-key", str,
-            "Secret for the keyed hash that pseudonymises user ids in logs and clear fields."),
+            "Secret for the keyed hash that pseudonymises user ids in logs and clear fields.",
+            secret=True),
     Setting("HYBRIDCAL_ADMIN_TOKEN", "admin_token", None, str,
-            "Embedded mode: bearer token admins present to `provision_users`."),
-    Setting("HYBRIDCAL_WATCH_TTL_SECONDS", "watch_ttl_seconds", "604800", _positive_int,
-            "Lifetime requested for Calendar push channels (Google caps it at 7 days)."),
+            "Embedded mode: bearer token admins present to `provision_users`.", secret=True),
+    Setting("HYBRIDCAL_WATCH_TTL_SECONDS", "watch_ttl_seconds", "604800", _watch_ttl,
+            "Lifetime requested for Calendar push channels, at most Google's cap of 604800 "
+            "(7 days)."),
     Setting("HYBRIDCAL_RENEWAL_HORIZON_SECONDS", "renewal_horizon_seconds", "86400",
             _positive_int, "Channels expiring within this horizon are replaced on each tick."),
     Setting("HYBRIDCAL_RECONCILE_INTERVAL_SECONDS", "reconcile_interval_seconds", "21600",
@@ -178,14 +242,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Webex REST API base URL (the embedded stack points it at a local fake)."),
     Setting("HYBRIDCAL_WEBEX_TOKEN", "webex_token", None, str,
             "Webex API bearer token (from Secret Manager when deployed); unset = Personal Room "
-            "fallback for space meetings."),
+            "fallback for space meetings.", secret=True),
     Setting("HYBRIDCAL_ORG_DOMAINS", "org_domains", None, _domains,
             "The organisation's own DNS domains, comma-separated (`example.com,example.org`). "
             "Only their users' ID tokens are accepted by `meetings_api`, and only on them does "
             "a self-hosted meeting service's URL (`meet.*`, `join.*`, `lync.*`) become a Join "
             "button.", ("cloud",)),
-    Setting("HYBRIDCAL_ORG_LOCALE", "org_locale", None, str,
-            "Force one language for join blocks instead of each user's Calendar locale."),
+    Setting("HYBRIDCAL_ORG_LOCALE", "org_locale", None, _locale,
+            "Force one language for join blocks instead of each user's Calendar locale "
+            "(`de`, `fr`, `pt-BR`...: a language the join blocks are translated into)."),
     Setting("HYBRIDCAL_INDEX_PAST_DAYS", "index_past_days", "1", _positive_int,
             "Meetings index window: days into the past."),
     Setting("HYBRIDCAL_INDEX_FUTURE_DAYS", "index_future_days", "28", _positive_int,
@@ -196,7 +261,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Attempts before a message is moved to its dead-letter topic."),
     Setting("HYBRIDCAL_API_TOKENS", "api_tokens", None, _api_tokens,
             "Bearer tokens for `meetings_api` (Secret Manager when deployed): "
-            "`TOKEN=user:EMAIL`, `TOKEN=device:ROOM_EMAIL` or `TOKEN=admin`, comma-separated."),
+            "`TOKEN=user:EMAIL`, `TOKEN=device:ROOM_EMAIL` or `TOKEN=admin`, comma-separated.",
+            secret=True),
     Setting("HYBRIDCAL_API_AUDIENCE", "api_audience", None, str,
             "Audience Google-signed ID tokens must carry to call `meetings_api` (its URL); "
             "unset = ID tokens refused."),
@@ -218,8 +284,9 @@ SETTINGS: tuple[Setting, ...] = (
             _booking_provider,
             "Join details for bookings made on a room device: `webex-personal-room`, "
             "`webex-space`, `jitsi[:BASE_URL]` or `url:TEMPLATE`; unset = no join link."),
-    Setting("HYBRIDCAL_LOG_LEVEL", "log_level", "INFO", str.upper,
-            "Python logging level for the structured JSON logs."),
+    Setting("HYBRIDCAL_LOG_LEVEL", "log_level", "INFO", _log_level,
+            "Python logging level for the structured JSON logs: DEBUG, INFO, WARNING, ERROR or "
+            "CRITICAL."),
     # "" (unset) rather than None: deployed functions do read it, and unset is the answer
     Setting("HYBRIDCAL_CLOCK_FILE", "clock_file", "", str,
             "Local harnesses only (`local.CloudStack`): a file holding the simulated time all "
@@ -277,25 +344,29 @@ class Config:
 
 
 def load(environ: Mapping[str, str] | None = None) -> Config:
-    """Parse and validate every setting; raises :class:`ConfigError` naming the culprit."""
+    """Parse and validate every setting; raises one :class:`ConfigError` listing every
+    missing or malformed setting, so a deployment is fixed in one round, not one per variable.
+    A secret setting's value is never part of the message (it would land in the logs)."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}  # Any: Config field name -> that field's parsed value
+    problems: list[str] = []
     mode = environ.get("HYBRIDCAL_MODE", "embedded")
     for setting in SETTINGS:
         raw = environ.get(setting.env, setting.default)
         if raw is None or raw == "":
             if mode in setting.required_in:
-                raise ConfigError(
+                problems.append(
                     f"{setting.env} is required when HYBRIDCAL_MODE={mode}: {setting.help} "
-                    f"Set it in the function's environment (infra/ does this for you)."
-                )
+                    f"Set it in the function's environment (infra/ does this for you).")
             continue
         try:
             values[setting.attr] = setting.parse(raw)
         except ValueError as exc:
-            raise ConfigError(
-                f"{setting.env}={raw!r} is invalid: {exc}. Expected: {setting.help}"
-            ) from None
+            shown = "(value not shown: a secret)" if setting.secret else repr(raw[:200])
+            problems.append(f"{setting.env}={shown} is invalid: {exc}. "
+                            f"Expected: {setting.help}")
+    if problems:
+        raise ConfigError(problems)
     return Config(**values)
 
 

@@ -10,8 +10,16 @@
 ``--url``/``HYBRIDCAL_ADMIN_URL`` is the function's URL; ``--token``/``HYBRIDCAL_ADMIN_TOKEN``
 the embedded admin token, or ``--id-token`` to call a deployed (IAM-private) function with a
 Google ID token from the ambient service-account credentials (as a user, pass
-``--token "$(gcloud auth print-identity-token)"``). Exit codes: 0 done, 1 aborted or bad usage
-(click's own), 2 refused by the API (the API's message is printed), 3 cannot reach it.
+``--token "$(gcloud auth print-identity-token)"``).
+
+Every bulk command (activate, revalidate, deactivate) ends with a summary: how many users
+ended in each state, and which are in error. Exit codes, so scripts can tell:
+
+- 0: done, and no user ended in ``error``;
+- 1: aborted (a confirmation declined);
+- 2: refused by the API (its message is printed), or bad usage (click's own);
+- 3: the API cannot be reached;
+- 4: done, but at least one user ended in ``error`` (listed; ``errors`` shows why).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import requests
 
 CHUNK = 50  # the API activates up to 50 users synchronously per call
 TIMEOUT = 300  # seconds; 50 validations against Google can take a while
-EXIT_REFUSED, EXIT_UNREACHABLE = 2, 3
+EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USERS_IN_ERROR = 2, 3, 4
 
 _HINTS = {
     400: "bad request",
@@ -37,6 +45,11 @@ _HINTS = {
     403: "not allowed: wrong admin token, or (deployed) your account lacks roles/run.invoker",
     404: "not found",
 }
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    """``1 user``, ``2 users``, ``0 users``."""
+    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -144,7 +157,8 @@ def _emails_from(args: Iterable[str], csv_path: Path | None) -> list[str]:
         emails += from_csv
         bad += bad_rows
     if bad:
-        click.echo(f"skipped {len(bad)} invalid entries (not an email address):", err=True)
+        click.echo(f"skipped {_plural(len(bad), 'invalid entry', 'invalid entries')} "
+                   "(not an email address):", err=True)
         for line in bad[:20]:
             click.echo(f"  {line}", err=True)
         if len(bad) > 20:
@@ -153,15 +167,41 @@ def _emails_from(args: Iterable[str], csv_path: Path | None) -> list[str]:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    """Columns email, status, reason; ``(none)`` for no rows."""
+    """Columns email, status, reason, sorted by email; ``(none)`` for no rows, else a count
+    by status underneath."""
     if not rows:
         click.echo("(none)")
         return
+    rows = sorted(rows, key=lambda r: str(r.get("email") or ""))
     width = max(len("email"), *(len(str(r.get("email"))) for r in rows))
     click.echo(f"{'email':<{width}}  {'status':<11}  reason")
     for row in rows:
         click.echo(f"{row.get('email')!s:<{width}}  {row.get('status')!s:<11}  "
                    f"{row.get('reason') or ''}".rstrip())
+    counts = Counter(str(r.get("status")) for r in rows)
+    click.echo(f"{_plural(len(rows), 'user')}: "
+               + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+
+
+def _summary(results: dict[str, str], queued: int = 0) -> int:
+    """Counts by resulting status and the users in error, after every bulk command; answers
+    the exit code (:data:`EXIT_USERS_IN_ERROR` when any user ended in error)."""
+    counts = Counter(results.values())
+    if queued:
+        counts["queued"] += queued
+    click.echo(f"{'status':<11}  users")
+    for state, count in sorted(counts.items()):
+        click.echo(f"{state:<11}  {count:>5}")
+    if queued:
+        click.echo(f"{_plural(queued, 'user was', 'users were')} queued and show as pending "
+                   "until processed; follow them with: python -m local.admin_cli status")
+    failed = sorted(e for e, s in results.items() if s == "error")
+    if failed:
+        click.echo(f"{_plural(len(failed), 'user')} in error: " + ", ".join(failed[:10])
+                   + (f" and {len(failed) - 10} more" if len(failed) > 10 else ""))
+        click.echo("see reasons with: python -m local.admin_cli errors")
+        return EXIT_USERS_IN_ERROR
+    return 0
 
 
 def _results(results: dict[str, str]) -> None:
@@ -219,19 +259,7 @@ def activate(api: Api, emails: tuple[str, ...], csv_path: Path | None) -> None:
             else:
                 results.update(answer.get("results", {}))
             progress.update(len(chunk))
-    counts = Counter(results.values())
-    if queued:
-        counts["queued"] += queued
-    click.echo(f"{'status':<11}  users")
-    for state, count in sorted(counts.items()):
-        click.echo(f"{state:<11}  {count:>5}")
-    if queued:
-        click.echo(f"{queued} users were queued and show as pending until processed; "
-                   "follow them with: python -m local.admin_cli status")
-    failed = sorted(e for e, s in results.items() if s == "error")
-    if failed:
-        click.echo("in error: " + ", ".join(failed[:10]) + (" ..." if len(failed) > 10 else ""))
-        click.echo("see reasons with: python -m local.admin_cli errors")
+    sys.exit(_summary(results, queued))
 
 
 @cli.command()
@@ -259,10 +287,14 @@ def deactivate(api: Api, emails: tuple[str, ...], yes: bool) -> None:
     if not wanted:
         raise click.UsageError("no valid email addresses given")
     if not yes:
-        click.confirm(f"Deactivate {len(wanted)} users and shred their data?", abort=True)
+        click.confirm(f"Deactivate {_plural(len(wanted), 'user')} and shred their data?",
+                      abort=True)
+    results: dict[str, str] = {}
     for start in range(0, len(wanted), CHUNK):
-        _results(api.call("POST", "/users:deactivate",
-                          json={"emails": wanted[start:start + CHUNK]}).get("results", {}))
+        results.update(api.call("POST", "/users:deactivate",
+                                json={"emails": wanted[start:start + CHUNK]}).get("results", {}))
+    _results(results)
+    sys.exit(_summary(results))
 
 
 @cli.command()
@@ -280,9 +312,12 @@ def revalidate(api: Api, emails: tuple[str, ...], all_errors: bool) -> None:
             click.echo("no users in error")
             return
         raise click.UsageError("give email addresses or --all-errors")
+    results: dict[str, str] = {}
     for start in range(0, len(wanted), CHUNK):
-        _results(api.call("POST", "/users:revalidate",
-                          json={"emails": wanted[start:start + CHUNK]}).get("results", {}))
+        results.update(api.call("POST", "/users:revalidate",
+                                json={"emails": wanted[start:start + CHUNK]}).get("results", {}))
+    _results(results)
+    sys.exit(_summary(results))
 
 
 if __name__ == "__main__":

@@ -29,14 +29,15 @@ def test_activate_from_args_and_csv_then_status_errors_revalidate_deactivate(sta
     from_csv = _run(stack, "activate", "--csv", str(users))
 
     assert first.exit_code == 0 and "active           1" in first.output
-    assert from_csv.exit_code == 0
+    assert from_csv.exit_code == admin_cli.EXIT_USERS_IN_ERROR  # cat ended in error
     assert "active           1" in from_csv.output and "error            1" in from_csv.output
     assert "in error: cat@example.com" in from_csv.output
-    assert "skipped 1 invalid entries" in from_csv.stderr
+    assert "skipped 1 invalid entry (not" in from_csv.stderr
     assert "line 5: 'not an address'" in from_csv.stderr and "user/s" in from_csv.stderr
     table = _run(stack, "status").output
     assert table.splitlines()[0].split() == ["email", "status", "reason"]
-    assert table.count("active") == 2 and "cat@example.com" in table
+    assert [line.split()[1] for line in table.splitlines()[1:4]] == ["active", "active", "error"]
+    assert "cat@example.com" in table
     errors = _run(stack, "errors").output
     assert "cat@example.com" in errors and "cannot write" in errors
     assert "ann@example.com" not in errors
@@ -160,3 +161,60 @@ def test_id_token_failure_explains_the_alternatives(monkeypatch):
                                       "--id-token", "errors"])
     assert result.exit_code == 2 and "no service account found" in result.stderr
     assert "gcloud auth print-identity-token" in result.stderr
+
+
+def test_activate_exits_non_zero_when_every_user_ended_in_error(stack):
+    for email in ("sus@example.com", "pen@example.com"):
+        stack.add_user(email, suspended=True)
+
+    result = _run(stack, "activate", "sus@example.com", "pen@example.com")
+
+    assert result.exit_code == admin_cli.EXIT_USERS_IN_ERROR == 4
+    assert "error            2" in result.output
+    assert "2 users in error: pen@example.com, sus@example.com" in result.output
+    assert "see reasons with: python -m local.admin_cli errors" in result.output
+
+
+def test_revalidate_all_errors_ends_with_a_summary_and_says_who_is_still_in_error(stack):
+    for email in ("ann@example.com", "bo@example.com", "cy@example.com"):
+        stack.add_user(email, suspended=True)
+        _run(stack, "activate", email)
+    stack.sim.set_suspended("ann@example.com", False)
+    stack.sim.set_suspended("cy@example.com", False)
+
+    partly = _run(stack, "revalidate", "--all-errors")
+    stack.sim.set_suspended("bo@example.com", False)
+    fixed = _run(stack, "revalidate", "--all-errors")
+
+    assert partly.output.splitlines()[:3] == [
+        "ann@example.com: active", "bo@example.com: error", "cy@example.com: active"]
+    assert "active           2" in partly.output and "error            1" in partly.output
+    assert "1 user in error: bo@example.com" in partly.output
+    assert partly.exit_code == 4
+    assert fixed.exit_code == 0 and "active           1" in fixed.output
+    assert "in error" not in fixed.output
+
+
+def test_status_table_is_sorted_and_counted(stack):
+    for email in ("zed@example.com", "amy@example.com", "max@example.com"):
+        stack.add_user(email, suspended=email.startswith("max"))
+        _run(stack, "activate", email)
+
+    lines = _run(stack, "status").output.splitlines()
+
+    assert [line.split()[0] for line in lines[1:4]] == [
+        "amy@example.com", "max@example.com", "zed@example.com"]
+    assert lines[4] == "3 users: 2 active, 1 error"
+    assert _run(stack, "errors").output.splitlines()[-1] == "1 user: 1 error"
+
+
+def test_deactivate_speaks_in_the_singular_for_one_user_and_summarises(stack):
+    stack.add_user("ann@example.com")
+    _run(stack, "activate", "ann@example.com")
+
+    kept = _run(stack, "deactivate", "ann@example.com", input="n\n")
+    gone = _run(stack, "deactivate", "--yes", "ann@example.com")
+
+    assert "Deactivate 1 user and shred their data?" in kept.output
+    assert gone.exit_code == 0
+    assert "deactivated      1" in gone.output

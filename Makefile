@@ -41,15 +41,19 @@ emulators:
 	else echo "Google's emulators not found and not root: apt-get install $(EMULATOR_PACKAGES)" \
 	          "(emulator tests will be skipped)"; fi
 
-# Debian's Chromium for the meetings-page browser test (Playwright drives it through
-# executable_path; no browser download). Installed when missing and we may use apt.
+# Debian's Chromium for the meetings-page browser tests (Playwright drives it through
+# executable_path; no browser download), a Japanese font so the ja pages render as people see
+# them, and axe-core from npm for the accessibility check (tests/browser/package-lock.json).
+BROWSER_PACKAGES := chromium fonts-ipafont-gothic
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi ipagothic; } || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			(apt-get install -y -qq chromium >/dev/null 2>&1 || \
-			 (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)) || \
-			echo "could not install chromium: the browser test will be skipped"; \
-		else echo "chromium not found and not root: the browser test will be skipped"; fi; }
+			(apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+			 (apt-get update -qq >/dev/null && apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null)) || \
+			echo "could not install $(BROWSER_PACKAGES): the browser tests will be skipped"; \
+		else echo "chromium not found and not root: the browser tests will be skipped"; fi; }
+	@test -f tests/browser/node_modules/axe-core/axe.min.js || \
+		npm ci --prefix tests/browser --no-audit --no-fund --silent
 
 run: $(STAMP)
 	$(PY) -m local
@@ -78,7 +82,7 @@ audit: $(STAMP)
 	$(PY) -m local.dependency_audit $(AUDIT_ARGS)
 
 i18n: $(STAMP)
-	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/keyword/joinblock.py
+	$(VENV)/bin/pybabel extract --no-location --project=hybridcal -o shared/i18n/hybridcal.pot shared/keyword/joinblock.py shared/meetings/page.py
 	$(VENV)/bin/pybabel update -D hybridcal -i shared/i18n/hybridcal.pot -d shared/i18n/locales -w 100 --no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -D hybridcal -d shared/i18n/locales --statistics
 

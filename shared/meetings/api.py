@@ -35,7 +35,7 @@ from shared.clock import from_rfc3339, to_rfc3339
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.google.calendar import Calendar
 from shared.google.errors import EtagMismatch, GoneOrMissing, GooglePermanentError
-from shared.http.messages import ApiRequest, ApiResponse, bearer_token
+from shared.http.messages import ApiRequest, ApiResponse
 from shared.http.routing import Router
 from shared.logs import fields
 from shared.meetings import index as meetings_index
@@ -56,6 +56,7 @@ RESPONSES = ("accepted", "declined", "tentative")
 YEARS = range(1970, 9000)  # accepted years of any time given to the API
 _EMAIL = re.compile(r"^[^@\s/]{1,64}@[A-Za-z0-9.-]{1,255}$")
 _NO_ROUTE = "no such route; see the meetings API section of the README"
+_PAGE = re.compile(r"^/users/[^/]+/page/?$")
 ROUTES = Router([
     ("POST", "/freebusy", "freebusy"),
     ("GET", "/users/<email>/meetings", "list"),
@@ -73,11 +74,14 @@ ROUTES = Router([
 
 def handle(services: Services, request: ApiRequest) -> ApiResponse:
     headers = request.headers
-    page_token = request.query.get("access_token", "")
-    if request.path.endswith("/page") and "authorization" not in headers and page_token:
-        # A browser navigating to the page cannot send a header; the page's own refreshes do.
-        headers = {**headers, "authorization": f"Bearer {page_token}"}
-    caller = authenticate(services, headers)
+    if request.method == "GET" and _PAGE.match(request.path):
+        # HTML all the way, errors included, and its own credential (shared.meetings.page).
+        from shared.meetings import page as meetings_page
+
+        return meetings_page.handle(services, request, request.path.split("/")[2])
+    from shared.meetings import page_session
+
+    caller = page_session.booking_caller(services, request) or authenticate(services, headers)
     endpoint, values = _route(request)
     if endpoint == "freebusy":
         return _freebusy(services, caller, request)
@@ -102,16 +106,6 @@ def handle(services: Services, request: ApiRequest) -> ApiResponse:
 
         view = presence.get_presence(services, user_id)
         return ApiResponse.json(200, {k: v for k, v in view.items() if k != "user_id"})
-    if endpoint == "page":
-        from shared.meetings import page as meetings_page
-
-        try:
-            refresh = min(max(int(request.query.get("refresh", "30")), 1), 3600)
-        except ValueError:
-            raise BadRequest("refresh must be a number of seconds") from None
-        return ApiResponse.html(200, meetings_page.render(
-            email, list_meetings(services, user, {})["meetings"], services.clock.now(),
-            token=bearer_token(headers) or "", refresh_seconds=refresh))
     event_id = values["event_id"]
     if endpoint == "rsvp":
         _may_act(caller, email)

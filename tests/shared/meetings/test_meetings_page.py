@@ -48,19 +48,21 @@ def test_meetings_page_shows_join_buttons_and_updates_live(stack, tmp_path):
             assert rows.count() == 2
             assert rows.nth(0).locator(".title").inner_text() == "Standup"
             join = rows.nth(0).locator("a.join")
-            assert join.inner_text() == "Join" and "webex.com" in join.get_attribute("href")
+            assert join.text_content() == "Join: Standup"  # "Join" and, for screen readers, what
+            assert "webex.com" in join.get_attribute("href")
             assert page.locator("img").count() == 0 and page.title() == "Meetings"
+            assert page.evaluate("document.title") == "Meetings"  # the onerror never ran
             assert rows.nth(1).locator("a.join").count() == 0  # no link, no button
 
             _meeting(stack, "Added from a phone", "https://example.zoom.us/j/987654321", 4)
             assert rows.count() == 2  # nothing redraws until the refresh interval passes
-            assert page.locator("#meetings").get_attribute("data-updated") is None
+            assert page.locator("#app").get_attribute("data-updated") is None
             page.clock.run_for(1_000)  # one refresh interval (refresh=1): the script fetches
             # The page's own signal that a refresh finished: data-updated (or data-error).
             # The timeout only bounds a broken page; nothing here depends on how long it took.
-            page.locator("#meetings[data-updated], #meetings[data-error]").wait_for(
+            page.locator("#app[data-updated], #app[data-error]").wait_for(
                 state="attached", timeout=10_000)
-            assert page.locator("#meetings").get_attribute("data-error") is None
+            assert page.locator("#app").get_attribute("data-error") is None
             assert rows.count() == 3
             assert page.locator("li.meeting .title").nth(2).inner_text() == "Added from a phone"
             assert page.locator("img").count() == 0  # still text after the script redraws

@@ -56,6 +56,14 @@ DEEP_OBJECTS = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
 ONE_MB_DESCRIPTION = "Agenda follows. " + "y" * 1_000_000 + " Bring @webex notes."
 
 
+def _start_delimiters(count: int) -> str:
+    """``count`` copies of our join block's opening line (50 bytes each): the issue #19 input
+    that held the lazy ``BEGIN.*?END`` regex for 69.5 s at 16,000 (800 KB)."""
+    from shared.keyword.joinblock import BEGIN
+
+    return BEGIN * count
+
+
 def _chunked_3mb() -> Iterator[bytes]:
     """No Content-Length: the body limit must hold while reading, not only from the header."""
     for _ in range(48):
@@ -324,6 +332,14 @@ CASES: list[Case] = [
          expect=NO_JOIN_BUTTON,
          event={"summary": "Phish", "location": PHISH,
                 "description": f"Join Skype Meeting<{PHISH}>"}),
+    Case("event-16000-join-block-starts-with-keyword", "process_changes", "EVENT",
+         expect=PATCHED_ONCE,
+         event={"summary": "Delimiters", "location": "@webex",
+                "description": _start_delimiters(16_000)}),
+    Case("event-16000-join-block-starts-no-keyword", "process_changes", "EVENT",
+         expect=NO_JOIN_BUTTON,
+         event={"summary": "Delimiters", "location": "Room 4",
+                "description": _start_delimiters(16_000)}),
     Case("event-1mb-description-with-keyword", "process_changes", "EVENT",
          expect=PATCHED_ONCE,
          event={"summary": "Huge agenda", "location": "@webex",

@@ -286,7 +286,7 @@ def _document(text: _Text, title: str, header: str, main: str, *, refresh: int,
         "<!doctype html>"
         f'<html lang="{html.escape(text.lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
+        '<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">'
         f"<title>{html.escape(title)}</title>"
         f'<style nonce="{nonce}">{_asset("page.css")}</style></head>'
         f'<body class="{"board" if board else "agenda"}">'

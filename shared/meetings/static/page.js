@@ -117,8 +117,8 @@
         } else {
           say(T.failed);
         }
-        app.dataset.booking = String(answer.status);
-        return refresh();
+        // The board redraws first, then says it is done (tests and devices can rely on it).
+        return refresh().then(function () { app.dataset.booking = String(answer.status); });
       }, function () { say(T.failed); app.dataset.booking = 'error'; })
       .then(function () { button.disabled = false; });
   });

@@ -79,6 +79,9 @@ def small_targets(page: Any) -> list[str]:
 
 
 def overflows(page: Any) -> bool:
-    """True when the page scrolls sideways (content wider than the viewport)."""
+    """True when the page scrolls sideways (content wider than the viewport), or text spills
+    out of its box into its neighbour's (a time range over a title, a label past a button)."""
     return bool(page.evaluate(
-        "() => document.documentElement.scrollWidth > document.documentElement.clientWidth"))
+        """() => document.documentElement.scrollWidth > document.documentElement.clientWidth
+             || [...document.querySelectorAll('.when, .title, .state, a.join, button')]
+                  .some(e => e.scrollWidth > e.clientWidth + 1)"""))

@@ -408,7 +408,7 @@ class CalendarState:
         else:
             gen, hi, offset = cal.generation, cal.seq, 0
         if sync_token and instances_of is None:
-            low = self._parse_sync_token(cal, sync_token)
+            low = self._parse_sync_token(cal, sync_token, params)
             items = sorted((e for e in cal.events.values() if low < e["_seq"] <= hi),
                            key=lambda e: e["_seq"])
             items = [e if e.get("status") != "cancelled" else
@@ -427,19 +427,25 @@ class CalendarState:
         }
         if offset + max_results < len(items):
             response["nextPageToken"] = f"{gen}.{hi}.{offset + max_results}"
-        elif instances_of is None:
-            response["nextSyncToken"] = f"sync.{cal.generation}.{hi}"
+        elif instances_of is None and not self.sim.faults.draw_omit_sync_token():
+            response["nextSyncToken"] = f"sync.{cal.generation}.{hi}.{_shape(params)}"
         return response
 
-    def _parse_sync_token(self, cal: Calendar, token: str) -> int:
+    def _parse_sync_token(self, cal: Calendar, token: str, params: dict[str, str]) -> int:
         try:
-            kind, generation, seq = token.split(".")
+            kind, generation, seq, shape = token.split(".")
             if kind != "sync" or generation != cal.generation:
                 raise ValueError
-            return int(seq)
+            low = int(seq)
         except ValueError:
             raise ApiError(410, "fullSyncRequired", "Sync token is no longer valid, a full "
                            "sync is required.", domain="calendar") from None
+        if shape != _shape(params):
+            # A token is only meaningful for the listing that made it (singleEvents,
+            # showDeleted, eventTypes decide which items exist). Google's reference does not
+            # say what it answers to a mix, so the simulator refuses it loudly.
+            raise ApiError(400, "invalid", "Sync token was made with other list parameters.")
+        return low
 
     def _window(self, cal: Calendar, params: dict[str, str], hi: int,
                 instances_of: str | None) -> list[dict[str, Any]]:
@@ -587,6 +593,14 @@ class CalendarState:
             calendars[cal_id] = {"busy": [{"start": _z(s), "end": _z(e)} for s, e in merged]}
         return {"kind": "calendar#freeBusy", "timeMin": _z(lo), "timeMax": _z(hi),
                 "calendars": calendars}
+
+
+def _shape(params: dict[str, Any]) -> str:
+    """The list parameters a sync token depends on, as a short token-safe fingerprint."""
+    shape = "|".join([*(f"{k}={params.get(k) == 'true'}" for k in ("singleEvents",
+                                                                      "showDeleted")),
+                      f"eventTypes={params.get('eventTypes', '')}"])
+    return hashlib.sha1(shape.encode(), usedforsecurity=False).hexdigest()[:8]
 
 
 def disallowed_mutation() -> ApiError:

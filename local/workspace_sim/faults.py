@@ -33,6 +33,7 @@ class Faults:
         self.injected: Counter = Counter()
         self._scripted: dict[str, list[int]] = {}
         self._exhausted: dict[str, datetime] = {}
+        self._omit_sync_tokens = 0
 
     def fail_next(self, operation: str, *, status: int = 503, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``operation`` (e.g. ``calendar.events.watch``)
@@ -79,6 +80,20 @@ class Faults:
                 return True
             if self.settings.daily_limit and self._random.random() < self.settings.daily_limit:
                 self.injected["daily_limit"] += 1
+                return True
+            return False
+
+    def omit_next_sync_token(self, times: int = 1) -> None:
+        """The next ``times`` last pages of ``events.list`` carry no ``nextSyncToken``, as
+        Google has been seen to answer (googleapis/google-api-php-client#2637)."""
+        with self._lock:
+            self._omit_sync_tokens += times
+
+    def draw_omit_sync_token(self) -> bool:
+        with self._lock:
+            if self._omit_sync_tokens:
+                self._omit_sync_tokens -= 1
+                self.injected["omit_sync_token"] += 1
                 return True
             return False
 

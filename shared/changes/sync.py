@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shared.clock import from_rfc3339, to_rfc3339
+from shared.errors import TransientError
 from shared.google.errors import SyncTokenExpired
 from shared.logs import fields
 from shared.store import names
@@ -42,6 +43,11 @@ _LOGGER = logging.getLogger(__name__)
 COLLECTION = names.SYNC
 LEASE_SECONDS = 120
 QUEUED_SECONDS = 600  # a queued sync message that never ran is forgotten after this
+
+
+class SyncTokenMissing(TransientError):
+    """The last page of a listing carried no ``nextSyncToken`` (Google has been seen to do
+    so: googleapis/google-api-php-client#2637). Nothing is committed; the round is retried."""
 
 
 class CalendarGateway(Protocol):
@@ -86,17 +92,27 @@ def run_sync(gateway: CalendarGateway, store: Store, user_id: str, now: datetime
     state = store.get(COLLECTION, user_id) or {}
     token = None if force_full else state.get("sync_token")
     recover = bool(state.get("recover"))
+    signature = str(getattr(gateway, "list_signature", ""))
+    if token and state.get("sync_params", "") != signature:
+        # Google's token is valid only for the listing that produced it (Calendar "Synchronize
+        # resources efficiently"): another parameter set, or a token from before this record
+        # existed, means a full sync.
+        _LOGGER.info("list parameters changed since the sync token was made, full resync",
+                     extra=fields(user=user_id))
+        token = None
     calls = 0
     if token:
         try:
             events, next_token, calls = _list_all(gateway, token)
-            return _result(store, user_id, now, events, False, next_token, calls, recover)
+            return _result(store, user_id, now, events, False, next_token, calls, recover,
+                           signature)
         except SyncTokenExpired:
             _LOGGER.info("sync token expired, full resync", extra=fields(user=user_id))
             store.merge(COLLECTION, user_id, {"sync_token": None})
             calls += 1
     events, next_token, more = _list_all(gateway, None)
-    return _result(store, user_id, now, events, True, next_token, calls + more, recover)
+    return _result(store, user_id, now, events, True, next_token, calls + more, recover,
+                   signature)
 
 
 def _list_all(gateway: CalendarGateway, token: str | None
@@ -110,15 +126,22 @@ def _list_all(gateway: CalendarGateway, token: str | None
         events.extend(page.get("items") or [])
         page_token = page.get("nextPageToken")
         if not page_token:
-            return events, page.get("nextSyncToken"), calls
+            next_sync = page.get("nextSyncToken")
+            if not next_sync:
+                # Storing None would make every later push a silent full sync. The round
+                # fails instead (redelivered, then dead-lettered where someone looks).
+                raise SyncTokenMissing("events.list ended without a nextSyncToken")
+            return events, str(next_sync), calls
 
 
 def _result(store: Store, user_id: str, now: datetime, events: list[dict[str, Any]],
-            full: bool, next_token: str | None, calls: int, recover: bool) -> SyncResult:
+            full: bool, next_token: str | None, calls: int, recover: bool,
+            signature: str = "") -> SyncResult:
     def commit() -> None:
         # The round is over (processed and published): close it in the same write.
         update: dict[str, Any] = {"sync_token": next_token, "last_sync": to_rfc3339(now),
-                                  "round_open": False, "recover": False}
+                                  "round_open": False, "recover": False,
+                                  "sync_params": signature}
         if full:
             update["last_full_sync"] = to_rfc3339(now)
         store.merge(COLLECTION, user_id, update)

@@ -9,6 +9,8 @@ Every call goes through :func:`~shared.google.errors.call_google` (backoff on qu
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,15 @@ class Calendar:
         self._resource = resource  # Any: googleapiclient ships no type information
         self.calendar_id = calendar_id
         self._sleep = sleep
+
+    @property
+    def list_signature(self) -> str:
+        """A fingerprint of the ``events.list`` parameters a sync token is made with: stored
+        beside the token, so a release that lists differently (or another calendar) resyncs
+        instead of sending a token Google made for another listing. Hashed: a room calendar's
+        id is an address."""
+        shape = json.dumps({**LIST_PARAMS, "calendarId": self.calendar_id}, sort_keys=True)
+        return hashlib.sha256(shape.encode()).hexdigest()[:16]
 
     # Any: googleapiclient ships no types (an HttpRequest in, Google's JSON answer out)
     def _run(self, request: Any, *, etag: str | None = None) -> Any:

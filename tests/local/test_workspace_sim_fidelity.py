@@ -129,3 +129,24 @@ def test_a_deleted_or_renamed_users_old_address_is_an_invalid_impersonation_sub(
     if how == "renamed":  # the calendar moved with the user
         assert calendar_for(sim, "alice.smith@example.com").events().list(
             calendarId="primary").execute()["summary"] == "alice.smith@example.com"
+
+
+# -- sync tokens ---------------------------------------------------------------------------------
+def test_a_last_page_may_come_without_a_sync_token(sim, clock):
+    """Seen from Google (googleapis/google-api-php-client#2637); the fault makes it happen."""
+    cal = calendar_for(sim, ALICE)
+    cal.events().insert(calendarId="primary", body=_event(clock)).execute()
+    sim.faults.omit_next_sync_token()
+    page = cal.events().list(calendarId="primary").execute()
+    assert "nextSyncToken" not in page and "nextPageToken" not in page
+    assert "nextSyncToken" in cal.events().list(calendarId="primary").execute()
+
+
+def test_a_sync_token_is_only_good_for_the_listing_that_made_it(sim, clock):
+    cal = calendar_for(sim, ALICE)
+    token = cal.events().list(calendarId="primary", singleEvents=False).execute()[
+        "nextSyncToken"]
+    assert cal.events().list(calendarId="primary", syncToken=token).execute()["items"] == []
+    with pytest.raises(HttpError) as refused:
+        cal.events().list(calendarId="primary", syncToken=token, singleEvents=True).execute()
+    assert _error(refused.value)[:2] == (400, "invalid")

@@ -128,3 +128,30 @@ def test_forgotten_queue_marker_expires(store) -> None:
     assert sync.request_sync(store, "u1", NOW)
     assert not sync.request_sync(store, "u1", NOW + timedelta(seconds=60))
     assert sync.request_sync(store, "u1", NOW + timedelta(seconds=sync.QUEUED_SECONDS + 1))
+
+
+def test_a_listing_that_ends_without_a_sync_token_is_an_error_not_a_stored_none(store) -> None:
+    cal = ScriptedCalendar()
+    cal.pages = [{"items": [{"id": "a"}]}]
+    with pytest.raises(sync.SyncTokenMissing):
+        sync.run_sync(cal, store, "u1", NOW)
+    assert store.get("sync", "u1") is None  # nothing committed: the next round lists again
+
+
+def test_a_token_made_with_other_list_parameters_is_not_used(store) -> None:
+    cal = ScriptedCalendar()
+    cal.list_signature = "params-v1"  # type: ignore[attr-defined]
+    cal.pages = [{"items": [], "nextSyncToken": "t1"}]
+    sync.run_sync(cal, store, "u1", NOW).commit()
+    assert store.get("sync", "u1")["sync_params"] == "params-v1"
+
+    cal.pages = [{"items": [], "nextSyncToken": "t2"}]
+    sync.run_sync(cal, store, "u1", NOW).commit()
+    assert cal.requests[-1] == ("t1", None)  # same parameters: incremental
+
+    cal.list_signature = "params-v2"  # type: ignore[attr-defined]  # a release lists differently
+    cal.pages = [{"items": [{"id": "a"}], "nextSyncToken": "t3"}]
+    result = sync.run_sync(cal, store, "u1", NOW)
+    assert result.full and cal.requests[-1] == (None, None)
+    result.commit()
+    assert store.get("sync", "u1")["sync_params"] == "params-v2"

@@ -118,10 +118,15 @@ def _create(stack: LocalStack, args: list[str]) -> str:
     if keyword.lower() not in stack.config.keywords:
         return (f"{said}; {keyword} is not a configured keyword ("
                 + ", ".join(stack.config.keywords) + "), so the service leaves it as it is.")
-    stack.settle()
-    location = calendar.events().get(calendarId="primary",
-                                     eventId=event["id"]).execute().get("location", "")
-    if keyword in location:  # not patched yet (real time: the push is still on its way)
+    location = keyword
+    for _ in range(50):  # real time: the push and the patch take a moment (at most 5 s here)
+        stack.settle()
+        location = calendar.events().get(calendarId="primary",
+                                         eventId=event["id"]).execute().get("location", "")
+        if keyword not in location or not stack.real_time:
+            break
+        stack.wait(0.1)
+    if keyword in location:  # not patched yet
         return f"{said}; the service is adding join details (see them with: show {args[0]})."
     return f"{said}; the service added join details: {location}"
 
@@ -250,6 +255,10 @@ class SettingsRefused(Exception):
     """The environment holds a setting a deployment would refuse (one sentence)."""
 
 
+class StartFailed(Exception):
+    """The stack failed to start for a reason of its own (a bug); the log has the details."""
+
+
 def environment_settings(environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
     """The environment's settings for the stack, validated as deployed, and notes about those
     the stack serves itself or does not know."""
@@ -321,9 +330,11 @@ def start_demo(data_dir: Path, environ: Mapping[str, str], *, verbose: bool = Fa
         for room, name in DEMO_ROOMS:
             stack.add_room(room, name)
             demo.statuses[room] = stack.activate_workspace(room)
-    except Exception:
+    except Exception as exc:
+        _LOGGER.exception("the embedded stack did not start")
         demo.close()
-        raise
+        raise StartFailed(f"the stack did not start ({type(exc).__name__}: {exc}); "
+                          f"the details are in {demo.log_file or 'the log above'}.") from exc
     user, room = DEMO_USERS[0][0], DEMO_ROOMS[0][0]
     demo.lines = [
         f"hybridcal embedded stack is running (process {os.getpid()})",
@@ -363,6 +374,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     except (SettingsRefused, DataDirInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except StartFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     stack = demo.stack
     try:
         print("\n".join(demo.lines))
@@ -376,7 +390,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             except EOFError:
                 line = "quit"
             if not interactive and line == "":
-                stack._stop.wait()  # no console: serve until interrupted
+                stack.wait(None)  # no console: serve until interrupted
             if line.strip() in ("quit", "exit"):
                 return 0
             output = run_command(stack, line, demo.log_file)

@@ -421,6 +421,10 @@ class LocalStack:
         self.settle()
         return status
 
+    def wait(self, seconds: float | None) -> bool:
+        """Real time: wait up to ``seconds``, or until the stack is closing (answers True)."""
+        return self._stop.wait(seconds)
+
     def page_url(self, email: str) -> str:
         """A link that opens ``email``'s meetings page (a user's agenda, or a room's board when
         ``email`` is a workspace) in a browser, with a credential of its own: ``user:EMAIL`` or

@@ -100,7 +100,8 @@ def handle(services: Services, request: ApiRequest) -> ApiResponse:
         return ApiResponse.json(200, list_meetings(services, user, request.query))
     if endpoint == "schedule":
         _may_act(caller, email)
-        return ApiResponse.json(201, _schedule(services, user, request.json()))
+        with _google_refused_caller(services, email):
+            return ApiResponse.json(201, _schedule(services, user, request.json()))
     if endpoint == "presence":
         from shared.presence import vacation as presence
 
@@ -109,12 +110,14 @@ def handle(services: Services, request: ApiRequest) -> ApiResponse:
     event_id = values["event_id"]
     if endpoint == "rsvp":
         _may_act(caller, email)
-        return ApiResponse.json(200, _rsvp(services, user, event_id, request.json()))
+        with _google_refused_caller(services, email):
+            return ApiResponse.json(200, _rsvp(services, user, event_id, request.json()))
     if endpoint == "get":
         return ApiResponse.json(200, get_meeting(services, user, event_id))
     if endpoint == "cancel":
         _may_act(caller, email)
-        return ApiResponse.json(200, _cancel(services, user, event_id))
+        with _google_refused_caller(services, email):
+            return ApiResponse.json(200, _cancel(services, user, event_id))
     raise NotFound(_NO_ROUTE)  # a route in ROUTES without its branch here
 
 
@@ -382,15 +385,15 @@ def _freebusy(services: Services, caller: Principal, request: ApiRequest) -> Api
 
 @contextmanager
 def _google_refused_caller(services: Services, email: str) -> Iterator[None]:
-    """Google refusing to act as the caller (delegation revoked, account suspended or deleted
-    since activation) is the caller's account problem, not a failure of ours: a 403 naming
-    it, and a log line an admin can act on."""
+    """Google refusing to act as the user (delegation revoked, account suspended or deleted
+    since activation) is that account's problem, not a failure of ours: a 403 naming it, and
+    a log line an admin can act on. Free/busy, scheduling, RSVP and cancelling act as them."""
     from shared.google.errors import DelegationRefused
 
     try:
         yield
     except DelegationRefused as exc:
-        _LOGGER.warning("Google refused to act as the caller", extra=fields(
+        _LOGGER.warning("Google refused to act as the user", extra=fields(
             user_id=services.pseudonym(email), error=exc.error))
         raise Forbidden("Google refused access to this account's calendar "
                         f"({exc.error}); ask an admin to check the account") from None

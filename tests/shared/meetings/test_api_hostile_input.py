@@ -20,6 +20,8 @@ from shared.clock import to_rfc3339
 pytestmark = pytest.mark.integration
 
 ANN, BEN = "ann@example.com", "ben@example.com"
+MEETINGS = f"/users/{ANN}/meetings"
+FIELDS = {"title": "x", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}
 
 
 def _call(stack: Any, method: str, path: str, token: str, **kwargs: Any) -> requests.Response:
@@ -78,7 +80,7 @@ def test_a_deactivated_or_never_activated_user_cannot_ask_free_busy(users: Any) 
     assert stack.api_calls()["calendar.freebusy.query"] == before  # Google never asked
 
 
-def test_google_refusing_to_act_as_the_caller_is_a_403_with_a_logged_reason(
+def test_google_refusing_to_act_as_the_user_is_a_403_with_a_logged_reason(
         users: Any, caplog: Any) -> None:
     stack = users
     token = stack.api_token(f"user:{ANN}")
@@ -86,15 +88,17 @@ def test_google_refusing_to_act_as_the_caller_is_a_403_with_a_logged_reason(
     stack.services.workspace.forget(ANN)  # as once the cached access token has expired
     caplog.set_level(logging.WARNING)
 
-    answer = _call(stack, "POST", "/freebusy", token, json=_freebusy(stack))
+    for method, path, body in (("POST", "/freebusy", _freebusy(stack)),
+                               ("POST", MEETINGS, {"text": "Lunch tomorrow 1pm"}),
+                               ("POST", MEETINGS, FIELDS),
+                               ("POST", f"{MEETINGS}/abc123:rsvp", {"response": "accepted"}),
+                               ("DELETE", f"{MEETINGS}/abc123", None)):
+        caplog.clear()
+        answer = _call(stack, method, path, token, json=body)
 
-    assert answer.status_code == 403, answer.text
-    assert "Google refused access" in answer.json()["error"]["message"]
-    assert "Google refused to act as the caller" in [r.getMessage() for r in caplog.records]
-
-
-MEETINGS = f"/users/{ANN}/meetings"
-FIELDS = {"title": "x", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}
+        assert answer.status_code == 403, (path, answer.text)
+        assert "Google refused access" in answer.json()["error"]["message"]
+        assert "Google refused to act as the user" in [r.getMessage() for r in caplog.records]
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "message"), [

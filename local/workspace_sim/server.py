@@ -197,7 +197,8 @@ class App:
             user = self.sim.users[caller]
             name = p["setting"]
             values = {"locale": user["locale"], "timezone": user["timezone"]}
-            if name not in values:
+            if name not in values or name in user.get("defaults", ()):
+                # a setting still at its default "might not be returned" (Settings reference)
                 raise ApiError(404, "notFound", "Not Found")
             return 200, {"kind": "calendar#setting", "id": name, "value": values[name],
                          "etag": f'"{abs(hash((name, values[name]))) % 10**12}"'}

@@ -27,6 +27,9 @@ from local.workspace_sim.oauth import (
 from local.workspace_sim.server import App
 from shared.clock import Clock, FakeClock
 
+# Calendar settings reference ("Settings", v3): "if a setting has its default value, it might
+# not be returned"; locale defaults to "en" and timezone to "Etc/GMT".
+DEFAULT_SETTINGS = {"locale": "en", "timezone": "Etc/GMT"}
 SCOPES = ("https://www.googleapis.com/auth/calendar",
           "https://www.googleapis.com/auth/gmail.settings.basic")
 
@@ -109,11 +112,17 @@ class WorkspaceSimulator:
         self.stop()
 
     # -- the domain -------------------------------------------------------------------------
-    def add_user(self, email: str, *, locale: str = "en", timezone: str = "UTC",
+    def add_user(self, email: str, *, locale: str | None = None, timezone: str | None = None,
                  suspended: bool = False, admin: bool = False) -> None:
+        """``locale`` / ``timezone`` left out: the user never changed them, so they have
+        Google's defaults ("en", "Etc/GMT") and ``settings.get`` does not return them."""
         email = email.lower()
+        defaults = {name for name, given in (("locale", locale), ("timezone", timezone))
+                    if given is None}
         with self.lock:
-            self.users[email] = {"locale": locale, "timezone": timezone, "suspended": suspended,
+            self.users[email] = {"locale": locale or DEFAULT_SETTINGS["locale"],
+                                 "timezone": timezone or DEFAULT_SETTINGS["timezone"],
+                                 "defaults": defaults, "suspended": suspended,
                                  "room": False, "admin": admin,
                                  "vacation": {"enableAutoReply": False}}
             self.calendar_state.calendars.setdefault(email, Calendar(email, email))

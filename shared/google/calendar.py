@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.clock import to_rfc3339
-from shared.google.errors import call_google
+from shared.google.errors import GoneOrMissing, call_google
 
 PAGE_SIZE = 2500  # events.list / events.instances maximum
 
@@ -24,6 +24,8 @@ PAGE_SIZE = 2500  # events.list / events.instances maximum
 # and a token is only valid with the parameters of the full sync that produced it: the sync
 # engine lists with exactly these, full or incremental.
 LIST_PARAMS: dict[str, Any] = {"maxResults": PAGE_SIZE, "singleEvents": False}
+# Google's defaults for the settings hybridcal reads (Calendar v3 reference, "Settings").
+SETTING_DEFAULTS = {"locale": "en", "timezone": "Etc/GMT"}
 
 
 class Calendar:
@@ -130,8 +132,21 @@ class Calendar:
         self._run(self._resource.acl().delete(calendarId=self.calendar_id, ruleId=rule_id))
 
     def setting(self, name: str) -> str:
-        """The principal's own setting (``locale``, ``timezone``), as Google's string."""
-        return str(self._run(self._resource.settings().get(setting=name))["value"])
+        """The principal's own setting (``locale``, ``timezone``), as Google's string.
+
+        "If a setting has its default value, it might not be returned" (Calendar settings
+        reference): a 404 or an answer without ``value`` is Google's documented default.
+        """
+        try:
+            answer = self._run(self._resource.settings().get(setting=name))
+        except GoneOrMissing:
+            if name in SETTING_DEFAULTS:
+                return SETTING_DEFAULTS[name]
+            raise
+        value = answer.get("value")
+        if value is None and name in SETTING_DEFAULTS:
+            return SETTING_DEFAULTS[name]
+        return str(value)
 
     def freebusy(self, time_min: datetime, time_max: datetime,
                  calendar_ids: Sequence[str]) -> dict[str, Any]:

@@ -150,3 +150,19 @@ def test_a_sync_token_is_only_good_for_the_listing_that_made_it(sim, clock):
     with pytest.raises(HttpError) as refused:
         cal.events().list(calendarId="primary", syncToken=token, singleEvents=True).execute()
     assert _error(refused.value)[:2] == (400, "invalid")
+
+
+# -- item 8: settings at their defaults ---------------------------------------------------------
+def test_a_setting_still_at_its_default_is_not_returned(sim):
+    """Settings reference: "if a setting has its default value, it might not be returned";
+    the defaults are locale "en" and timezone "Etc/GMT" (not "UTC")."""
+    sim.add_user("new@example.com")  # never opened Calendar's settings
+    settings = calendar_for(sim, "new@example.com").settings()
+    for name in ("locale", "timezone"):
+        with pytest.raises(HttpError) as missing:
+            settings.get(setting=name).execute()
+        assert missing.value.resp.status == 404
+    assert calendar_for(sim, ALICE).settings().get(setting="timezone").execute()[
+        "value"] == "Europe/Berlin"
+    assert calendar_for(sim, "new@example.com").events().list(
+        calendarId="primary").execute()["timeZone"] == "Etc/GMT"

@@ -205,7 +205,7 @@ def _busy(calendar: Calendar, room: str, start: datetime,
         answer = calendar.freebusy(start, end, [room])
     except (DelegationRefused, AccessDenied) as exc:
         raise _google(exc) from None
-    calendars = answer.get("calendars") or {}
+    calendars: dict[str, dict[str, Any]] = answer.get("calendars") or {}
     info = calendars.get(room) or next(iter(calendars.values()), {})
     if info.get("errors"):
         raise _google(PermanentError(str(info["errors"][0].get("reason", ""))))

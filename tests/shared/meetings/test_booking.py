@@ -272,3 +272,43 @@ def test_a_bookings_title_is_never_stored_published_or_logged_in_the_clear(
     assert leaks({"persisted": persisted_bytes(stack), "published": published_bytes(stack),
                   "logs": (stream.getvalue() + "".join(capfd.readouterr())).encode()},
                  marker) == []
+
+
+def test_a_booking_whose_answer_was_lost_is_not_made_twice(booking_stack) -> None:
+    """Timeouts, half of them after Google applied the request: the retried insert meets its
+    own booking (same id) instead of booking the room a second time."""
+    stack = booking_stack
+    device = stack.api_token(f"device:{ROOM}")
+    outcomes = []
+    for seed in range(8):
+        stack.faults.set(timeout=0.4, seed=seed)
+        try:
+            answer = _book(stack, device, 30)
+        finally:
+            stack.faults.set()
+        stack.settle()
+        events = _room_events(stack, ROOM)
+        outcomes.append(answer.status_code)
+        if answer.status_code == 201:
+            assert [e["id"] for e in events] == [answer.json()["id"]], seed
+            stack.clock.advance(1)  # started: the release ends it now
+            assert _post(stack, f"/users/{ROOM}/bookings/{answer.json()['id']}:release",
+                         device).status_code == 200
+            stack.settle()
+        assert len(_room_events(stack, ROOM)) <= 1, seed
+        for event in _room_events(stack, ROOM):  # a booking made though the device heard 503
+            stack.calendar(stack.config.scheduling_account).events().delete(
+                calendarId="primary", eventId=event["id"]).execute()
+        stack.settle()
+    assert stack.faults.injected["timeout_applied"] > 0
+    assert outcomes.count(201) >= 6, outcomes
+
+
+def test_the_rooms_devices_get_a_join_notification_for_a_booking(booking_stack) -> None:
+    stack = booking_stack
+    booked = _book(stack, stack.api_token(f"device:{ROOM}"), 30).json()
+
+    stack.advance(minutes=1)  # the next per-minute tick
+
+    assert [(n["email"], n["title"], n["join_url"]) for n in stack.join_notifications(ROOM)] \
+        == [(ROOM, "Booked on the room device", booked["join_url"])]

@@ -124,6 +124,12 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
     root.setLevel(level)
     for noisy in ("googleapiclient.discovery_cache", "urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # werkzeug gives its logger a plain stderr handler of its own when it logs before any
+    # handler exists; its request errors must reach this formatter instead, and only it.
+    werkzeug = logging.getLogger("werkzeug")
+    for own in list(werkzeug.handlers):
+        werkzeug.removeHandler(own)
+    werkzeug.propagate = True
 
 
 def fields(**values: object) -> dict[str, object]:

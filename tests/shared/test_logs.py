@@ -100,7 +100,9 @@ def test_a_request_error_in_werkzeug_is_one_line_without_the_traceback_text():
     def crashing_app(environ, start_response):
         raise RuntimeError("title 'Merger talks MARKER-88' of bob@example.com")
 
-    stream = io.StringIO()
+    stream, plain = io.StringIO(), io.StringIO()
+    # as werkzeug does when it logs before logging is configured: a plain handler of its own
+    logging.getLogger("werkzeug").addHandler(logging.StreamHandler(plain))
     logs.configure("INFO", stream)
     server = make_server("127.0.0.1", 0, crashing_app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -121,3 +123,4 @@ def test_a_request_error_in_werkzeug_is_one_line_without_the_traceback_text():
     assert error["stack"][-1]["file"] == "tests/shared/test_logs.py"
     text = json.dumps(entries)
     assert "MARKER-88" not in text and "Traceback" not in text and "raise RuntimeError" not in text
+    assert plain.getvalue() == ""  # nothing bypasses the formatter

@@ -187,14 +187,44 @@ class CalendarState:
         kind = (request.get("conferenceSolutionKey") or {}).get("type")
         if kind != "hangoutsMeet":
             raise ApiError(400, "invalid", "Invalid conference type value.")
+        # "If an ID provided is the same as for the previous request, the request is ignored"
+        # (Events reference, conferenceData.createRequest.requestId).
+        used = event.setdefault("_meet_request_ids", [])
+        if request.get("requestId") in used:
+            return
+        used.append(request.get("requestId"))
         if not self.sim.meet_allowed:
             event["conferenceData"] = {"createRequest": {**request,
                                                          "status": {"statusCode": "failure"}}}
             return
+        if self.sim.meet_pending:
+            # Creation is asynchronous: the answer may say "pending" and the conference
+            # arrives in a later change of the event (complete_meet_requests).
+            event["conferenceData"] = {"createRequest": {**request,
+                                                         "status": {"statusCode": "pending"}}}
+            return
+        self._meet_success(event, request)
+
+    def complete_pending_meet(self) -> int:
+        """Google finishes every pending Meet creation: each event changes (and is pushed)."""
+        done = 0
+        for cal in list(self.calendars.values()):
+            for event in list(cal.events.values()):
+                request = (event.get("conferenceData") or {}).get("createRequest") or {}
+                organizer = (event.get("organizer") or {}).get("email") == cal.id
+                if organizer and (request.get("status") or {}).get("statusCode") == "pending":
+                    self._meet_success(event, request)
+                    self._stamp(cal, event)
+                    self._propagate(cal, event, event.get("attendees"))
+                    done += 1
+        return done
+
+    def _meet_success(self, event: dict[str, Any], request: dict[str, Any]) -> None:
         code = "-".join("".join(secrets.choice(string.ascii_lowercase) for _ in range(n))
                         for n in (3, 4, 3))
         event["conferenceData"] = {
-            "createRequest": {**request, "status": {"statusCode": "success"}},
+            "createRequest": {**{k: v for k, v in request.items() if k != "status"},
+                              "status": {"statusCode": "success"}},
             "entryPoints": [{"entryPointType": "video", "uri": f"https://meet.google.com/{code}",
                              "label": f"meet.google.com/{code}"}],
             "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},

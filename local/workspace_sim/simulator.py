@@ -61,6 +61,7 @@ class WorkspaceSimulator:
         self.quotas = Quotas(project_quota_per_minute, user_quota_per_minute)
         self.api_enabled = {"calendar": True, "gmail": True}
         self.meet_allowed = True
+        self.meet_pending = False  # Meet creations answer "pending" until complete_pending_meet
         self.calendar_state = CalendarState(self)
         self._counts: Counter = Counter()
         self._count_lock = threading.Lock()
@@ -176,6 +177,12 @@ class WorkspaceSimulator:
             event = self.calendar_state.insert(email.lower(), "primary",
                                                {**body, "eventType": "fromGmail"})
         return event
+
+    def complete_pending_meet(self) -> int:
+        """Google finishes the Meet conferences it answered ``pending``: each such event
+        gets its conference (a change, pushed to its watchers). Returns how many."""
+        with self.lock:
+            return int(self.calendar_state.complete_pending_meet())
 
     def refused_patches(self) -> set[tuple[str, str]]:
         """``(calendar, event id)`` of events whose patches the ``refused_patch`` fault made

@@ -36,6 +36,7 @@ from shared.google.errors import EtagMismatch, GoneOrMissing, GooglePermanentErr
 from shared.keyword import joinblock
 from shared.keyword.keywords import KeywordMatch, find_keyword, remove_span
 from shared.keyword.providers import JoinDetails, ProviderContext, generate
+from shared.keyword.providers.base import JoinDetailsPending
 from shared.logs import fields
 
 if TYPE_CHECKING:
@@ -159,6 +160,10 @@ def apply_keyword(services: Services, gateway: CalendarGateway, user_id: str,
             ctx.event.clear()
             ctx.event.update(fresh)
         except GoneOrMissing:
+            return ctx.event, patches
+        except JoinDetailsPending:
+            _LOGGER.info("join details pending: written when the meeting exists",
+                         extra=fields(user=user_id, action=decision.action))
             return ctx.event, patches
         except GooglePermanentError as exc:  # after its subclasses above: a final refusal
             _LOGGER.warning("join details refused by Google: event skipped", extra=fields(

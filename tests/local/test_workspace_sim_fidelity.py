@@ -166,3 +166,39 @@ def test_a_setting_still_at_its_default_is_not_returned(sim):
         "value"] == "Europe/Berlin"
     assert calendar_for(sim, "new@example.com").events().list(
         calendarId="primary").execute()["timeZone"] == "Etc/GMT"
+
+
+# -- item 6: Meet createRequest ------------------------------------------------------------------
+def _meet(request_id: str) -> dict:
+    return {"conferenceData": {"createRequest": {
+        "requestId": request_id, "conferenceSolutionKey": {"type": "hangoutsMeet"}}}}
+
+
+def test_a_reused_meet_request_id_is_ignored_and_creation_may_stay_pending(sim, clock):
+    """Events reference, conferenceData.createRequest.requestId: "If an ID provided is the
+    same as for the previous request, the request is ignored"; status.statusCode may be
+    "pending" (the conference is created asynchronously)."""
+    cal = calendar_for(sim, ALICE)
+    event = cal.events().insert(calendarId="primary", body=_event(clock)).execute()
+    first = cal.events().patch(calendarId="primary", eventId=event["id"], body=_meet("r1"),
+                               conferenceDataVersion=1).execute()
+    link = first["conferenceData"]["entryPoints"][0]["uri"]
+    cal.events().patch(calendarId="primary", eventId=event["id"],
+                       body={"conferenceData": None}).execute()  # the user removes it
+    again = cal.events().patch(calendarId="primary", eventId=event["id"], body=_meet("r1"),
+                               conferenceDataVersion=1).execute()
+    assert "conferenceData" not in again  # ignored: same request id
+    fresh = cal.events().patch(calendarId="primary", eventId=event["id"], body=_meet("r2"),
+                               conferenceDataVersion=1).execute()
+    assert fresh["conferenceData"]["entryPoints"][0]["uri"] not in ("", link)
+
+    sim.meet_pending = True
+    other = cal.events().insert(calendarId="primary", body=_event(clock, "B")).execute()
+    pending = cal.events().patch(calendarId="primary", eventId=other["id"], body=_meet("r3"),
+                                 conferenceDataVersion=1).execute()
+    assert pending["conferenceData"]["createRequest"]["status"]["statusCode"] == "pending"
+    assert "entryPoints" not in pending["conferenceData"]
+    assert sim.complete_pending_meet() == 1
+    done = cal.events().get(calendarId="primary", eventId=other["id"]).execute()
+    assert done["conferenceData"]["createRequest"]["status"]["statusCode"] == "success"
+    assert done["conferenceData"]["entryPoints"][0]["uri"].startswith("https://meet.google.com/")

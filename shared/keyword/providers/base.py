@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from shared.runtime import Services
 
 
+class JoinDetailsPending(Exception):
+    """The provider asked for the meeting and its details come later (a Meet conference
+    Google answered ``pending``): nothing is written now; the event's next change, when the
+    conference exists, brings the keyword back through the sync and the details are written."""
+
+
 @dataclass(frozen=True)
 class JoinDetails:
     """What gets written into the event; ``service`` is the joinlinks slug for the index."""

@@ -1,10 +1,16 @@
 """Google Meet through ``conferenceData.createRequest`` (``conferenceDataVersion=1``).
 
 Creating the conference is itself an ``events.patch``: the Meet link only exists in Google's
-answer, so Meet costs one patch more than the other providers. The request id is derived from
-the event so a retried request returns the same conference instead of a second one. Some
-accounts may not create Meet conferences (Google answers 400/403): then the Personal Room is
-used and the reason logged.
+answer, so Meet costs one patch more than the other providers. Google ignores a
+``createRequest`` whose ``requestId`` it has seen for the event before (Events reference:
+"Clients should regenerate this ID for every new request"), so the id is derived from the
+event *and its etag*: a retry of the same request (same etag) cannot create a second
+conference, and a new request after the event changed (``@meet`` typed again after its
+conference was removed) gets a fresh id and a fresh conference. Creation is asynchronous: an
+answer with ``statusCode: pending`` and no link yet writes nothing
+(:class:`~shared.keyword.providers.base.JoinDetailsPending`); Google's completion changes the
+event, whose sync then finds the link. Some accounts may not create Meet conferences (Google
+answers 400/403, or ``failure``): then the Personal Room is used and the reason logged.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.google.errors import EtagMismatch, GooglePermanentError
-from shared.keyword.providers.base import JoinDetails, ProviderContext
+from shared.keyword.providers.base import JoinDetails, JoinDetailsPending, ProviderContext
 from shared.keyword.providers.webex import fallback
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,7 +43,10 @@ def meet(ctx: ProviderContext) -> JoinDetails:
     if link is None:
         if ctx.calendar is None:
             return fallback(ctx, "google-meet", "no_calendar")
-        request_id = hashlib.sha256(f"{ctx.user_id}|{ctx.event.get('id')}".encode()).hexdigest()
+        if _pending(ctx.event):
+            raise JoinDetailsPending("Meet conference creation still pending")
+        request_id = hashlib.sha256(
+            f"{ctx.user_id}|{ctx.event.get('id')}|{ctx.event.get('etag')}".encode()).hexdigest()
         body = {"conferenceData": {"createRequest": {
             "requestId": request_id[:32], "conferenceSolutionKey": {"type": "hangoutsMeet"}}}}
         try:
@@ -48,9 +57,18 @@ def meet(ctx: ProviderContext) -> JoinDetails:
         except GooglePermanentError as exc:
             return fallback(ctx, "google-meet", f"google_refused_{exc.status}_{exc.reason}")
         link = meet_link(updated)
+        if link is None and _pending(updated):
+            ctx.event.clear()
+            ctx.event.update(updated)
+            raise JoinDetailsPending("Meet conference creation pending")
         if link is None:
             return fallback(ctx, "google-meet", "no_meet_link_in_answer")
         ctx.event.clear()
         ctx.event.update(updated)  # the caller continues from the new etag
     return JoinDetails(url=link, service="google-meet", service_name="Google Meet",
                        provider="google-meet")
+
+
+def _pending(event: Mapping[str, Any]) -> bool:
+    request = (event.get("conferenceData") or {}).get("createRequest") or {}
+    return bool((request.get("status") or {}).get("statusCode") == "pending")

@@ -312,3 +312,28 @@ def test_the_rooms_devices_get_a_join_notification_for_a_booking(booking_stack) 
 
     assert [(n["email"], n["title"], n["join_url"]) for n in stack.join_notifications(ROOM)] \
         == [(ROOM, "Booked on the room device", booked["join_url"])]
+
+
+def test_an_extension_whose_answer_was_lost_is_still_an_extension(booking_stack) -> None:
+    stack = booking_stack
+    device = stack.api_token(f"device:{ROOM}")
+    outcomes = []
+    for seed in range(6):
+        booked = _book(stack, device, 30).json()
+        stack.faults.set(timeout=0.4, seed=seed)
+        try:
+            longer = _post(stack, f"/users/{ROOM}/bookings/{booked['id']}:extend", device,
+                           {"minutes": 15})
+        finally:
+            stack.faults.set()
+        stack.settle()
+        [event] = _room_events(stack, ROOM)
+        outcomes.append(longer.status_code)
+        if longer.status_code == 200:
+            assert from_rfc3339(event["end"]["dateTime"]) == from_rfc3339(booked["end"]) + \
+                timedelta(minutes=15), seed
+        stack.calendar(stack.config.scheduling_account).events().delete(
+            calendarId="primary", eventId=booked["id"]).execute()
+        stack.settle()
+    assert stack.faults.injected["timeout_applied"] > 0
+    assert outcomes == [200] * 6, outcomes

@@ -78,7 +78,8 @@ def handle(services: Services, request: ApiRequest) -> ApiResponse:
         # HTML all the way, errors included, and its own credential (shared.meetings.page).
         from shared.meetings import page as meetings_page
 
-        return meetings_page.handle(services, request, request.path.split("/")[2])
+        return meetings_page.handle(services, request, request.path.split("/")[2],
+                                    meetings_page.Api(email=_email, meetings=list_meetings))
     from shared.meetings import page_session
 
     caller = page_session.booking_caller(services, request) or authenticate(services, headers)

@@ -138,17 +138,27 @@ class _Text:
 
 
 # -- entry point -----------------------------------------------------------------------------
-def handle(services: Services, request: ApiRequest, email: str) -> ApiResponse:
-    """``GET /users/{email}/page`` (``?part=content`` for the script's refresh): always HTML."""
+@dataclass(frozen=True)
+class Api:
+    """What the page takes from :mod:`shared.meetings.api`, handed in by it (the API imports
+    the page, so the page cannot import the API back): the address check and the list."""
+
+    email: Callable[[str], str]
+    meetings: Callable[[Services, dict[str, Any], dict[str, str]], dict[str, Any]]
+
+
+def handle(services: Services, request: ApiRequest, segment: str, api: Api) -> ApiResponse:
+    """``GET /users/{segment}/page`` (``?part=content`` for the script's refresh): always HTML,
+    errors included."""
     text = _Text(negotiate(request.headers.get("accept-language")))
     try:
-        return _serve(services, request, email, text)
+        return _serve(services, request, api.email(segment), text, api)
     except HybridcalError as exc:
         return _error_page(exc, text)
 
 
-def _serve(services: Services, request: ApiRequest, email: str, text: _Text) -> ApiResponse:
-    from shared.meetings.api import list_meetings
+def _serve(services: Services, request: ApiRequest, email: str, text: _Text,
+           api: Api) -> ApiResponse:
     from shared.store import names
 
     now = services.clock.now()
@@ -187,7 +197,7 @@ def _serve(services: Services, request: ApiRequest, email: str, text: _Text) -> 
         refresh = min(max(int(request.query.get("refresh", "30")), 1), 3600)
     except ValueError:
         raise BadRequest("refresh") from None
-    meetings = list_meetings(services, user, {})["meetings"]
+    meetings = api.meetings(services, user, {})["meetings"]
     view = _View(text=text, now=now, email=email, meetings=meetings,
                  board=user.get("kind") == "workspace",
                  may_book=caller.kind in ("device", "admin"))

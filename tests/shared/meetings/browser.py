@@ -1,9 +1,9 @@
 """Shared by the browser tests of the meetings pages: Debian's Chromium through Playwright,
 axe-core from npm (``tests/browser``, installed by ``make browser``), screenshots as artefacts.
 
-Screenshots go to ``$HYBRIDCAL_ARTIFACTS/screenshots`` (default ``test-artifacts/`` at the
-repository root, ignored by git), so a run leaves them for people and CI to look at; the ones
-in ``docs/img/`` were copied from there.
+Screenshots go to ``$HYBRIDCAL_ARTIFACTS/screenshots`` (default ``tests/browser/artifacts``,
+ignored by git and, being under ``tests/``, never deployed), so a run leaves them for people and
+CI to look at; the ones in ``docs/img/`` were copied from there.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ needs_chromium = pytest.mark.skipif(
 
 
 def artefacts() -> Path:
-    folder = Path(os.environ.get("HYBRIDCAL_ARTIFACTS") or ROOT / "test-artifacts") / "screenshots"
+    base = os.environ.get("HYBRIDCAL_ARTIFACTS") or ROOT / "tests" / "browser" / "artifacts"
+    folder = Path(base) / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

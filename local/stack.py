@@ -197,6 +197,7 @@ class LocalStack:
         self.admin_token = self._env.get("HYBRIDCAL_ADMIN_TOKEN") or secrets.token_urlsafe(16)
         # meetings_api's admin credential (HYBRIDCAL_API_TOKENS), whatever the admin token is
         self.api_admin_token = secrets.token_urlsafe(24)
+        self._device_tokens: dict[str, str] = {}  # room -> the token ``book`` uses
         self.webex = None
         self._server = None
         self._loop_thread: threading.Thread | None = None
@@ -440,7 +441,8 @@ class LocalStack:
         """Book ``room`` from now for ``minutes``, as its device does; ``(status, answer)``."""
         import requests
 
-        token = self.api_token(f"device:{room}")
+        token = self._device_tokens.get(room) or self.api_token(f"device:{room}")
+        self._device_tokens[room] = token
         answer = requests.post(f"{self.url('meetings_api')}/users/{room}/bookings", timeout=60,
                                json={"minutes": minutes},
                                headers={"Authorization": f"Bearer {token}"})

@@ -128,6 +128,7 @@ def demo(tmp_path):
 
     running = start_demo(tmp_path / "data", {
         "HYBRIDCAL_ADMIN_TOKEN": "an-admin-token-chosen-by-me",
+        "HYBRIDCAL_API_TOKENS": "a-device-token-of-my-own=device:room-1@example.com",
         "HYBRIDCAL_VACATION_INTERVAL_SECONDS": "120"}, real_time=False)
     yield running
     running.close()
@@ -148,6 +149,9 @@ def test_make_run_honours_the_environment_and_prints_working_credentials(demo):
     assert requests.get(f"{stack.url('meetings_api')}/users/bob@example.com/meetings",
                         timeout=30, headers={"Authorization": f"Bearer {api_token}"}
                         ).status_code == 200
+    device = requests.get(f"{stack.url('meetings_api')}/users/room-1@example.com/meetings",
+                          timeout=30, headers={"Authorization": "Bearer a-device-token-of-my-own"})
+    assert device.status_code == 200
 
 
 def test_the_printed_links_open_alices_page_and_the_rooms_board(demo):

@@ -3,8 +3,9 @@ and push delivery.
 
 Pushes are queued when a calendar changes and POSTed by :meth:`WorkspaceSimulator.deliver_pushes`
 (or a background thread for the interactive demo), never from the request thread, so tests
-decide when Google "calls back". Failed deliveries are retried with exponential backoff in clock
-time, as Google does; expired or stopped channels send nothing.
+decide when Google "calls back". Deliveries answered 500, 502, 503 or 504 (or not answered)
+are retried with exponential backoff in clock time, as Google does; any other non-success
+answer loses the notification (``push_failures``); expired or stopped channels send nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ from shared.clock import Clock, FakeClock
 DEFAULT_SETTINGS = {"locale": "en", "timezone": "Etc/GMT"}
 SCOPES = ("https://www.googleapis.com/auth/calendar",
           "https://www.googleapis.com/auth/gmail.settings.basic")
+
+
+# Calendar guide "Push notifications", responding to notifications: success is 200, 201, 202,
+# 204 or 102; 500, 502, 503 and 504 are retried with exponential backoff; every other status
+# is a message failure (not retried).
+PUSH_ACKNOWLEDGED = frozenset({200, 201, 202, 204, 102})
+PUSH_RETRIED = frozenset({500, 502, 503, 504})
 
 
 @dataclass
@@ -74,6 +82,7 @@ class WorkspaceSimulator:
         self.service_account_info: dict[str, Any] = {}
         self.oauth: TokenEndpoint | None = None
         self.delivered: list[dict[str, str]] = []
+        self.push_failures: list[dict[str, str]] = []  # answered with a non-retried status
         self._local = threading.local()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -288,12 +297,17 @@ class WorkspaceSimulator:
             try:
                 response = self._push_session().post(channel.address, headers=headers,
                                                      data=b"", timeout=10)
-                ok = 200 <= response.status_code < 300
+                status: int | None = response.status_code
             except requests.RequestException:
-                ok = False
-            if ok:
+                status = None  # no answer: the sender cannot tell, and tries again
+            if status in PUSH_ACKNOWLEDGED:
                 delivered += 1
                 self.delivered.append(headers)
+                continue
+            if status is not None and status not in PUSH_RETRIED:
+                # "Every other return status code is considered to be a message failure":
+                # a 4xx, a 429 or a 501 loses the notification for good.
+                self.push_failures.append({**headers, "status": str(status)})
                 continue
             if push.attempt < 6:  # Google retries with exponential backoff, then gives up
                 push.attempt += 1

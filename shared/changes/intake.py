@@ -1,6 +1,13 @@
 """Push intake: trust a Calendar push only if its channel exists and its token matches.
 
 One store read and one publish; no Google call and no decryption, so Google gets its 2xx fast.
+
+What Google does with the answer (Calendar guide "Push notifications", responding to
+notifications): 200, 201, 202, 204 and 102 acknowledge; 500, 502, 503 and 504 are retried with
+exponential backoff; *every other status loses the notification*. So a push intake cannot take
+in (a busy store or Pub/Sub: :class:`~shared.errors.TransientError`) is answered 503, and an
+unexpected failure 500 — never 429, which Google would not retry. Refusals that must not be
+retried (a forged token: 403, malformed headers: 400) are the only 4xx.
 """
 
 from __future__ import annotations

@@ -202,3 +202,23 @@ def test_a_reused_meet_request_id_is_ignored_and_creation_may_stay_pending(sim, 
     done = cal.events().get(calendarId="primary", eventId=other["id"]).execute()
     assert done["conferenceData"]["createRequest"]["status"]["statusCode"] == "success"
     assert done["conferenceData"]["entryPoints"][0]["uri"].startswith("https://meet.google.com/")
+
+
+# -- item 7: push retries ------------------------------------------------------------------------
+@pytest.mark.parametrize(("status", "retried"), [
+    (500, True), (502, True), (503, True), (504, True),
+    (429, False), (400, False), (404, False), (501, False), (205, False)])
+def test_only_500_502_503_504_are_retried_other_failures_lose_the_push(sim, clock, receiver,
+                                                                        status, retried):
+    """Calendar "Push notifications" guide: 200/201/202/204/102 acknowledge; 500, 502, 503
+    and 504 are retried with exponential backoff; every other status is a message failure."""
+    cal = calendar_for(sim, ALICE)
+    receiver.status = status
+    cal.events().watch(calendarId="primary", body={
+        "id": "chan", "type": "web_hook", "address": receiver.url}).execute()
+    assert sim.deliver_pushes() == 0
+    receiver.status = 204
+    clock.advance(seconds=60)
+    assert sim.deliver_pushes() == (1 if retried else 0)
+    assert len(receiver.received) == (2 if retried else 1)
+    assert [f["status"] for f in sim.push_failures] == ([] if retried else [str(status)])

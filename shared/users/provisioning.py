@@ -30,7 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 def activate_now(services: Services, email: str) -> str:
     """Activate and validate one user synchronously; returns the resulting status."""
     email, user_id, current = status.current_record(services, email)
-    if current.get("status") == "active":
+    if status.fully_active(current):
         return "active"  # activating an active user is a no-op
     now = to_rfc3339(services.clock.now())
     services.store.merge(COLLECTION, user_id, {

@@ -77,6 +77,15 @@ def record_failure(services: Services, user_id: str, failure: ValidationFailed, 
     return "error"
 
 
+# Set once an activation's first sync is published; records from before it count as queued.
+INITIAL_SYNC_QUEUED = "initial_sync_queued"
+
+
+def fully_active(record: dict[str, Any]) -> bool:
+    """Active, with the first sync queued: activating again has nothing left to do."""
+    return record.get("status") == "active" and record.get(INITIAL_SYNC_QUEUED, True) is True
+
+
 def record_active(services: Services, user_id: str, fields_: dict[str, Any], *,
                   kind: str = "user") -> str:
     """Validated and watched: ``active``, the back-off forgotten, reconciliation scheduled,
@@ -86,9 +95,15 @@ def record_active(services: Services, user_id: str, fields_: dict[str, Any], *,
         **fields_, "status": "active", "reason_code": None, "reason": None,
         "validation_attempts": 0, "next_validation_at": None, "validated_at": to_rfc3339(now),
         "next_reconcile_at": to_rfc3339(now + timedelta(
-            seconds=services.config.reconcile_interval_seconds))})
+            seconds=services.config.reconcile_interval_seconds)),
+        INITIAL_SYNC_QUEUED: False})
+    # Active first (the sync's handler touches active users only), then the sync, then the
+    # mark: a failure in between leaves the mark unset, and activating again re-queues the
+    # sync instead of taking the user for done (seen on CloudStack with the publisher grant
+    # missing: the retried job found the user active and the first sync never came).
     services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "initial"},
                          ordering_key=user_id)
+    services.store.merge(COLLECTION, user_id, {INITIAL_SYNC_QUEUED: True})
     _LOGGER.info("%s activated", kind, extra=fields(user=user_id))
     return "active"
 

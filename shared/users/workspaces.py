@@ -24,6 +24,7 @@ from shared.users.status import (
     COLLECTION,
     ValidationFailed,
     current_record,
+    fully_active,
     record_active,
     record_deferred,
     record_failure,
@@ -39,7 +40,7 @@ _LOGGER = logging.getLogger(__name__)
 def activate_workspace(services: Services, room: str) -> str:
     """Share, watch and index a room calendar; returns the resulting status."""
     room, user_id, current = current_record(services, room)
-    if current.get("status") == "active":
+    if fully_active(current):
         return "active"
     admin, reader = services.config.workspace_admin, services.config.room_reader
     base = {"email": room, "user_id": user_id, "kind": "workspace", "acts_as": reader,

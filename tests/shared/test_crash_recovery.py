@@ -125,3 +125,24 @@ def test_a_notifier_dying_after_publishing_repeats_it_with_the_same_notification
     assert len(sent) == 2  # the subscriber drops the copy:
     assert len({m.attributes["notification_id"] for m in sent}) == 1
     assert sent[0].data == {**sent[1].data, "sealed": sent[0].data["sealed"]}
+
+
+def test_a_queued_activation_dying_before_its_first_sync_still_indexes_the_calendar(stack):
+    # The job marked the user active, then died before publishing the first sync: the
+    # redelivered job found an active user, took it for done, and the calendar stayed
+    # unindexed until a reconciliation hours later (found on CloudStack, issue 18).
+    stack.add_user(ANN)
+    stack.calendar(ANN).events().insert(calendarId="primary", body=event_body(
+        "Standup", "https://example.webex.com/meet/ann", stack=stack, start_in_hours=5)).execute()
+    stack.crash_handlers(0.0)
+    uid = stack.services.pseudonym(ANN)
+    crash = CrashAt(stack, "process_changes", "store.after_write", lambda: (
+        stack.services.store.get("users", uid) or {}).get("status") == "active")
+    failpoints.install(crash)
+
+    stack.bus.publish("provisioning-jobs", {"emails": [ANN]})
+    stack.settle()
+
+    assert crash.crashed
+    assert stack.user_status(ANN)["status"] == "active"
+    assert [m["title"] for m in stack.meetings(ANN)] == ["Standup"]

@@ -7,11 +7,12 @@ STAMP  := $(VENV)/.installed
 # Google's emulators for the store and Pub/Sub tests (local/emulators), from the Google Cloud CLI.
 EMULATOR_PACKAGES := google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator
 
-.PHONY: run cloud-local test lint bench chaos audit i18n clean help browser emulators
+.PHONY: run cloud-local cloud-chaos test lint bench chaos audit i18n clean help browser emulators
 
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
 	@echo "make cloud-local - infra/'s functions, each in its own process, on Google's emulators"
+	@echo "make cloud-chaos - the chaos day on CloudStack while function instances are killed"
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff, then mypy"
 	@echo "make bench  - print the benchmark tables"
@@ -62,6 +63,10 @@ run: $(STAMP)
 # its service account, grants and Cloud Run front, on Google's Firestore and Pub/Sub emulators.
 cloud-local: $(STAMP) emulators
 	$(PY) -m local.cloudstack
+
+# The chaos day on CloudStack: 50 users while busy function instances are SIGKILLed.
+cloud-chaos: $(STAMP) emulators
+	$(PY) -m local.cloudstack.chaos $(CHAOS_ARGS)
 
 test: $(STAMP) emulators browser
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)

@@ -63,10 +63,14 @@ class Front:
         self.name = name
         self._ledger, self._policy, self._verify = ledger, policy, verify_id_token
         self.config: FrontConfig | None = None
+        # publishes a dead letter as the Pub/Sub service agent (see _push)
+        self.dead_letter: Callable[[PushSubscription, dict[str, Any], int], None] | None = None
         self._target: str | None = None  # 127.0.0.1:PORT of the function process
         self._generation = 0  # a new instance: no pooled connection to the old one is reused
         self._local = threading.local()
         self.requests = 0
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
         self._server = _Server(self._app, f"front-{name}")
         self.url = self._server.url
 
@@ -83,9 +87,20 @@ class Front:
         self._server.stop()
 
     # -- WSGI ----------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A request is being forwarded to the instance right now."""
+        return self._in_flight > 0
+
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        response = self._handle(request)
+        with self._count_lock:
+            self._in_flight += 1
+        try:
+            response = self._handle(request)
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
@@ -102,10 +117,15 @@ class Front:
             try:
                 response = self._push(config, request, subscription, envelope, delivery.attempts)
                 status = response.status_code
-                return response
             finally:
-                if self._ledger.push_finished(delivery, status):
+                dead = self._ledger.push_finished(delivery, status)
+                if dead:
                     self._dead_letter_grants(config, subscription)
+            if dead and subscription.harness_dead_letters and self.dead_letter is not None:
+                # what Pub/Sub does after the last attempt: forward, then acknowledge
+                self.dead_letter(subscription, envelope, delivery.attempts)
+                return Response(status=204)
+            return response
         self._ledger.http_started()
         try:
             if config.internal_only:

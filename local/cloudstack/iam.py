@@ -101,11 +101,13 @@ def _resource_of(rtype: str, attr: Callable[[str], Any], project: str) -> str | 
 
 
 class Policy:
-    """Every binding of the plan; ``check`` records what it refuses."""
+    """Every binding of the plan; ``check`` records what it refuses, and which binding allowed
+    each call it let through (the evidence that a grant is needed: :meth:`exercised`)."""
 
     def __init__(self, bindings: Iterable[Binding] = ()) -> None:
         self.bindings: list[Binding] = list(bindings)
         self._denials: list[Denial] = []
+        self._used: dict[Binding, set[str]] = {}  # binding -> permissions it granted a call
         self._lock = threading.Lock()
 
     @classmethod
@@ -126,21 +128,38 @@ class Policy:
         return cls(bindings)
 
     def allows(self, member: str, permission: str, resource: str) -> bool:
+        return self._granting(member, permission, resource) is not None
+
+    def _granting(self, member: str, permission: str, resource: str) -> Binding | None:
+        """The binding that lets ``member`` use ``permission`` on ``resource`` (the member's
+        own before a public one), or None."""
+        public = None
         for binding in self.bindings:
             if binding.member != member and binding.member not in PUBLIC_MEMBERS:
                 continue
             if permission not in ROLE_PERMISSIONS.get(binding.role, frozenset()):
                 continue
             if resource == binding.resource or resource.startswith(binding.resource + "/"):
-                return True
-        return False
+                if binding.member == member:
+                    return binding
+                public = public or binding
+        return public
 
     def check(self, function: str, member: str, permission: str, resource: str) -> bool:
-        """``allows``, and a :class:`Denial` recorded when not."""
-        if self.allows(member, permission, resource):
+        """``allows``, and a :class:`Denial` recorded when not (the binding used when so)."""
+        binding = self._granting(member, permission, resource)
+        if binding is not None:
+            with self._lock:
+                self._used.setdefault(binding, set()).add(permission)
             return True
         self.deny(function, permission, resource, member)
         return False
+
+    def exercised(self) -> dict[Binding, set[str]]:
+        """Each binding that let a call through since the stack started (secrets are read when
+        an instance starts), with the permissions those calls needed."""
+        with self._lock:
+            return {binding: set(permissions) for binding, permissions in self._used.items()}
 
     def deny(self, function: str, permission: str, resource: str, principal: str = "") -> None:
         with self._lock:

@@ -36,6 +36,13 @@ class PushSubscription:
     dead_letter_topic: str | None
     max_delivery_attempts: int | None
 
+    @property
+    def harness_dead_letters(self) -> bool:
+        """The emulator cannot dead-letter from an ordered subscription (its push loop dies
+        with a NullPointerException in ``MessageBacklog.pull`` and the subscription delivers
+        nothing more: SDK 528, cloud-pubsub-emulator), so for these the front does it."""
+        return self.ordering and self.dead_letter_topic is not None
+
 
 @dataclass(frozen=True)
 class Published:

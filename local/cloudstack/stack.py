@@ -33,8 +33,15 @@ Differences from Google found while building it (each handled as noted):
   retry policies (backoff in real time: a first retry after ~1 s, then growing towards the
   policy's bounds). CloudStack creates retry policies with the plan's backoffs multiplied by
   ``retry_scale`` (0.1: Terraform's 10 s minimum becomes 1 s of waiting) and, while only
-  retries are pending, moves the fake clock by the plan's unscaled minimum backoff, as
-  LocalStack's bus does.
+  retries are pending, moves the fake clock by the plan's unscaled backoff, as LocalStack's
+  bus does, but exponentially (minimum x 2^(attempts-1), up to the maximum) as
+  Pub/Sub's retry policy backs off.
+- Dead-lettering from an *ordered* subscription kills the emulator's push loop for it (a
+  ``NullPointerException`` in ``MessageBacklog.pull``: nothing is delivered any more, the
+  following messages neither). Ordered subscriptions (``calendar-changes``) are therefore
+  created without their dead-letter policy and the front applies it: after the last failed
+  attempt it publishes the message to the dead-letter topic with Pub/Sub's
+  ``CloudPubSubDeadLetterSource*`` attributes and acknowledges it.
 - The emulator accepts ``push_config.oidc_token`` but sends no ``Authorization`` header, and
   leaves ``deliveryAttempt`` and ``message.orderingKey`` out of push bodies (ordering itself
   is honoured): the front fills all three in (see :mod:`local.cloudstack.front`).
@@ -83,6 +90,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 MAIN_SOURCE = ROOT / "main.py"
 SCHEDULER = "cloud-scheduler"
+OPERATOR = "operator"  # the harness, reading what the service stored (not a function)
 ADMIN = "admin@example.com"
 
 # The tfvars of a tenant as an operator would write them (docs/deploy.md), with both
@@ -207,6 +215,7 @@ class CloudStack:
         self._stop = threading.Event()
         self._loop: threading.Thread | None = None
         self._device_tokens: dict[str, str] = {}
+        self._spawner = futures.ThreadPoolExecutor(1, thread_name_prefix="cloudstack-spawner")
         self._started = False
         self.clock: Any = None
 
@@ -283,6 +292,7 @@ class CloudStack:
         # each werkzeug server takes up to its 0.5 s poll interval to notice: all at once
         with futures.ThreadPoolExecutor(16) as pool:
             list(pool.map(stop, stoppers))
+        self._spawner.shutdown(wait=False)
         self._own_emulators.clear()
         self._servers.clear()
         if self._tmp is not None:
@@ -424,16 +434,15 @@ class CloudStack:
                     wave = {(d.subscription, d.message_id, d.attempts) for d in retries}
                     if retries and not wave <= waited_for and not self.real_time:
                         waited_for |= wave
-                        backoff = min(self.ledger.subscriptions[d.subscription].minimum_backoff
-                                      for d in retries)
-                        self.clock.advance(backoff)
+                        self.clock.advance(min(self._backoff(d) for d in retries))
                     changed = self.ledger.wait_for_change(seen, timeout=0.5)
                     if changed != seen:
                         seen, last_progress = changed, time.monotonic()
                     elif time.monotonic() - last_progress > self.settle_timeout:
                         raise NeverSettles("not settled after "
                                            f"{self.settle_timeout:.0f} s without progress: "
-                                           + self.ledger.describe())
+                                           + self.ledger.describe() + "\nPub/Sub emulator: "
+                                           + self._pubsub.log_tail(15))
                     continue
                 if self.sim.pending_pushes() and not self.real_time:
                     due = self.sim.next_push_due()
@@ -441,6 +450,13 @@ class CloudStack:
                         self.clock.set(due)
                     continue
                 return
+
+    def _backoff(self, delivery: Any) -> float:
+        """Pub/Sub's exponential retry backoff after ``delivery.attempts`` failed attempts,
+        in the plan's (unscaled) bounds: what the fake clock passes while a retry waits."""
+        sub = self.ledger.subscriptions[delivery.subscription]
+        return float(min(sub.maximum_backoff,
+                         sub.minimum_backoff * 2 ** max(0, delivery.attempts - 1)))
 
     def advance(self, seconds: float = 0, **kwargs: float) -> None:
         """Move the clock, fire the Scheduler jobs that fall due (in time order), settle."""
@@ -474,6 +490,16 @@ class CloudStack:
         found = next(j for j in self._all_jobs if j.name == job)
         self._publish_job(found)
         self.settle()
+
+    def inject(self, topic: str, data: bytes, **attributes: str) -> str:
+        """Publish ``data`` to ``topic`` from outside the plan (an operator replaying a message,
+        a poison message in a test), as Cloud Scheduler's agent publishes; returns its id."""
+        message_id = str(self._scheduler_publisher.publish(
+            f"projects/{self.project}/topics/{topic}", data, **attributes).result(timeout=30))
+        self.ledger.record_publish(Published(
+            topic=topic, message_id=message_id, data=data, attributes=dict(attributes),
+            ordering_key="", publisher=OPERATOR))
+        return message_id
 
     # -- beyond LocalStack -----------------------------------------------------------------------
     def processes(self) -> dict[str, int]:
@@ -536,10 +562,33 @@ class CloudStack:
 
     @property
     def services(self) -> Any:
-        """What tests of LocalStack read through ``stack.services``: the store, the config."""
+        """What tests of LocalStack read through ``stack.services``: the store, the settings,
+        pseudonyms and a sealer that opens records (KMS as an operator, outside the plan)."""
         from shared.config import load
 
-        return _Observed(self.store, load(self._env_of("process_changes")))
+        return _Observed(self.store, load(self._env_of("process_changes")), self)
+
+    def operator_sealer(self) -> Any:
+        """A :class:`~shared.crypto.sealer.Sealer` over the store and the KMS key, as an
+        operator with KMS rights would build it to read sealed records."""
+        if getattr(self, "_sealer", None) is None:
+            from google.api_core.client_options import ClientOptions
+            from google.cloud import kms_v1
+            from google.oauth2.credentials import Credentials
+
+            from shared.config import load
+            from shared.crypto.sealer import Sealer
+            from shared.keys.kms import CloudKmsKek
+            from shared.runtime import _sealer
+
+            config = load(self._env_of("process_changes"))
+            token = self.identities.issue("operator@cloudstack.local", OPERATOR, 24 * 3600)
+            client = kms_v1.KeyManagementServiceClient(
+                transport="rest", credentials=Credentials(token),
+                client_options=ClientOptions(api_endpoint=self.kms.endpoint))
+            self._sealer = _sealer(Sealer, self.store, CloudKmsKek(config.kms_key or "", client),
+                                   self.clock, config)
+        return self._sealer
 
     def environment(self, function: str) -> dict[str, str]:
         """The environment a function's instance runs with (secrets included)."""
@@ -604,6 +653,8 @@ class CloudStack:
                 self.policy.deny("?", permission, key, "anonymous")
                 return False
             member, function = caller
+            if function == OPERATOR:  # the harness reading sealed records, outside the plan
+                return True
             return self.policy.check(function, member, permission, key)
 
         self.kms = KmsFake(authorize=kms_allows).__enter__()
@@ -669,6 +720,7 @@ class CloudStack:
                 front=front)
             self.functions[function.key] = function
             service_id = f"projects/{self.project}/locations/{region}/services/{name}"
+            front.dead_letter = self._dead_letter
             front.config = FrontConfig(
                 key=function.key, service=service_id,
                 audiences=(front.url, str(resource.get("url"))),
@@ -754,7 +806,7 @@ class CloudStack:
                     "maximum_backoff": duration_pb2.Duration(seconds=int(high),
                                                              nanos=int(high % 1 * 1e9))}
             dead = _first(instance.get("dead_letter_policy"))
-            if dead is not None:
+            if dead is not None and not (push is not None and push.harness_dead_letters):
                 request["dead_letter_policy"] = {
                     "dead_letter_topic": str(dead.get("dead_letter_topic")),
                     "max_delivery_attempts": int(dead.get("max_delivery_attempts") or 5)}
@@ -874,11 +926,18 @@ class CloudStack:
                        "--target", function.entry_point, "--signature-type", "http",
                        "--source", str(MAIN_SOURCE), "--host", "127.0.0.1",
                        "--port", str(function.port)]
-            with function.log.open("ab") as log:
-                function.process = subprocess.Popen(
-                    command, env=self._process_env(function), cwd=ROOT,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)
+            env = self._process_env(function)
+
+            def spawn(command: list[str] = command, env: dict[str, str] = env,
+                      log_path: Path = function.log) -> subprocess.Popen[bytes]:
+                with log_path.open("ab") as log:
+                    return subprocess.Popen(
+                        command, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log,
+                        stderr=subprocess.STDOUT, start_new_session=True)
+
+            # always from one long-lived thread: an instance dies with the thread that started
+            # it (PR_SET_PDEATHSIG), and restarts may be asked for from any thread
+            function.process = self._spawner.submit(spawn).result()
         deadline = time.monotonic() + 120
         for function in functions:
             self._wait_ready(function, deadline)
@@ -947,6 +1006,26 @@ class CloudStack:
             topic=job.topic, message_id=str(message_id), data=job.data,
             attributes=dict(job.attributes), ordering_key="", publisher=SCHEDULER))
 
+    def _dead_letter(self, subscription: PushSubscription, envelope: dict[str, Any],
+                     attempts: int) -> None:
+        """Forward a message to its dead-letter topic as Pub/Sub does (for the subscriptions
+        whose dead-lettering the emulator cannot do: :class:`PushSubscription`)."""
+        message = envelope.get("message") or {}
+        data = base64.b64decode(message.get("data") or "")
+        attributes = {**(message.get("attributes") or {}),
+                      "CloudPubSubDeadLetterSourceSubscription":
+                          subscription.name.rsplit("/", 1)[-1],
+                      "CloudPubSubDeadLetterSourceSubscriptionProject": self.project,
+                      "CloudPubSubDeadLetterSourceDeliveryCount": str(attempts)}
+        if message.get("publishTime"):
+            attributes["CloudPubSubDeadLetterSourceTopicPublishTime"] = message["publishTime"]
+        topic = _short(str(subscription.dead_letter_topic), "topics")
+        message_id = self._scheduler_publisher.publish(
+            f"projects/{self.project}/topics/{topic}", data, **attributes).result(timeout=30)
+        self.ledger.record_publish(Published(
+            topic=topic, message_id=str(message_id), data=data, attributes=attributes,
+            ordering_key="", publisher="pubsub-service-agent"))
+
     def _real_time_loop(self) -> None:
         while not self._stop.wait(0.2):
             try:
@@ -975,11 +1054,16 @@ class _Observed:
 
     store: Any
     config: Any
+    stack: Any
 
     def pseudonym(self, email: str) -> str:
         from shared.pseudonym import pseudonymise
 
         return pseudonymise(email, self.config.pseudonym_key)
+
+    @property
+    def sealer(self) -> Any:
+        return self.stack.operator_sealer()
 
 
 class _Deferred:

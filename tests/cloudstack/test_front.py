@@ -159,3 +159,32 @@ def test_a_push_without_the_agents_token_grant_is_refused_and_counted(container)
     assert [d.state for d in ledger.open_deliveries()] == ["retry"]
     assert [(d.permission, d.principal) for d in policy.denials()] == [
         ("iam.serviceAccounts.getOpenIdToken", AGENT)]
+
+
+def test_the_front_dead_letters_for_ordered_subscriptions_the_emulator_cannot(container):
+    """The emulator's push loop dies dead-lettering from an ordered subscription; the front
+    forwards after the last attempt and acknowledges, as Pub/Sub does."""
+    @Request.application
+    def failing(request: Request) -> Response:
+        return Response("boom", status=500)
+
+    server = make_server("127.0.0.1", 0, failing, threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    front, ledger, _ = _front(container, bindings=[
+        Binding(SERVICE, "roles/run.invoker", f"serviceAccount:{PUSH_SA}"),
+        Binding(f"projects/p/serviceAccounts/{PUSH_SA}", "roles/iam.serviceAccountTokenCreator",
+                AGENT),
+        Binding("projects/p/topics/things-dead-letter", "roles/pubsub.publisher", AGENT),
+        Binding(SUB.name, "roles/pubsub.subscriber", AGENT)])
+    front.target = f"127.0.0.1:{server.server_address[1]}"
+    forwarded: list[int] = []
+    front.dead_letter = lambda sub, envelope, attempts: forwarded.append(attempts)
+    try:
+        answers = [requests.post(front.url + SUB.endpoint_path, data=_push_body(),
+                                 timeout=10).status_code for _ in range(7)]
+    finally:
+        front.stop()
+        server.shutdown()
+    assert answers == [500] * 6 + [204]
+    assert forwarded == [7]
+    assert [d.state for d in ledger.deliveries.values()] == ["dead"]

@@ -60,6 +60,11 @@ class ChaosSettings:
     timeout: float = 0.02
     duplicate_push: float = 0.05
     drop_push: float = 0.02
+    # Google behaviours of #19: a used-up daily allowance (Gmail dailyLimitExceeded, Calendar
+    # quotaExceeded), a watch's sync message before its answer, events Google locks for patches
+    early_sync: float = 0.05
+    daily_limit: float = 0.002
+    refused_patch: float = 0.01
     vacation_share: float = 0.30
 
 
@@ -262,7 +267,9 @@ def _run(settings: ChaosSettings, progress: Callable[[str], None] | None) -> Cha
         day = Day(stack, settings, emails, markers)
         stack.faults.set(rate_limit=settings.rate_limit, server_error=settings.server_error,
                          timeout=settings.timeout, duplicate_push=settings.duplicate_push,
-                         drop_push=settings.drop_push, seed=settings.seed)
+                         drop_push=settings.drop_push, early_sync=settings.early_sync,
+                         daily_limit=settings.daily_limit,
+                         refused_patch=settings.refused_patch, seed=settings.seed)
         stack.faults.timeout_seconds = 0.02
         injector = stack.crash_handlers(settings.crash_rate, seed=settings.seed)
         calls_before = stack.api_calls()
@@ -316,8 +323,9 @@ def _check(report: ChaosReport, stack: Any, day: Day, run_end: datetime,
     wrong = wrong_keyword = 0
     keyword_events = 0
     webex_links = {m["webLink"] for m in stack.webex.meetings.values()} if stack.webex else set()
+    refused = stack.sim.refused_patches()  # Google refused their patches: skipped by design
     for tracked in day.tracked:
-        if tracked.cancelled:
+        if tracked.cancelled or (tracked.owner, tracked.event_id) in refused:
             continue
         event = day.call(tracked.owner, "calendar.events.get", event_id=tracked.event_id)
         description, location = event.get("description") or "", event.get("location") or ""
@@ -457,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=ChaosSettings.users)
     parser.add_argument("--seed", type=int, default=ChaosSettings.seed)
     for name in ("crash_rate", "rate_limit", "server_error", "timeout", "duplicate_push",
-                 "drop_push", "vacation_share"):
+                 "drop_push", "early_sync", "daily_limit", "refused_patch", "vacation_share"):
         parser.add_argument("--" + name.replace("_", "-"), type=float,
                             default=getattr(ChaosSettings, name), help="a share, 0..1")
     args = parser.parse_args(argv)
@@ -467,8 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# chaos run: {settings.users} users, seed {settings.seed}, faults: "
           f"{settings.rate_limit:.0%} rate limits, {settings.server_error:.0%} server errors, "
           f"{settings.timeout:.0%} timeouts, {settings.duplicate_push:.0%} duplicated and "
-          f"{settings.drop_push:.0%} dropped pushes, {settings.crash_rate:.0%} handler "
-          "crashes\n")
+          f"{settings.drop_push:.0%} dropped pushes, {settings.early_sync:.0%} early syncs, "
+          f"{settings.daily_limit:.1%} daily limits, {settings.refused_patch:.0%} refused "
+          f"patches, {settings.crash_rate:.0%} handler crashes\n")
     print(report.table())
     return 1 if report.failures else 0
 

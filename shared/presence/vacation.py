@@ -68,8 +68,9 @@ OUT_OF_OFFICE = "out_of_office"
 COLLECTION = names.PRESENCE
 USER_PAGE = 500
 # Gmail's 403 dailyLimitExceeded: the project's daily allowance is used up (Gmail guide
-# "Resolve errors"). Reads stop for the whole project (one marker in the store), users keep
-# their status and presence, and one read an hour probes whether the allowance is back.
+# "Resolve errors"). Reads stop for the whole project for up to an hour (one marker in the
+# store), users keep their status and presence, and each shard's first read probes whether the
+# allowance is back (the marker is cleared as soon as one read succeeds).
 DAILY_LIMIT_PAUSE = timedelta(hours=1)
 DAILY_LIMIT_KEY = "gmail-daily-limit"
 
@@ -262,14 +263,22 @@ def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
         wait = (from_rfc3339(not_before) - now).total_seconds()
         if wait > 0:
             services.sleep(min(wait, DEFAULT_LIMITS.start_spread_seconds))
-    if _daily_limit_paused(services):
-        _LOGGER.info("vacation shard deferred: Gmail's daily limit was reached",
-                     extra=fields(shard=data.get("shard"), users=len(user_ids)))
-        return ShardResult(deferred=len(user_ids))
     pacer = _Pacer(services, float(data.get("max_rate") or 0))
     result = ShardResult()
     lock = threading.Lock()
     limit_reached = threading.Event()
+    if _daily_limit_paused(services):
+        # One read probes whether the allowance is back: one quota unit per shard while it
+        # is not, and no tick of presence lost once it is.
+        probe = _poll_user(services, str(user_ids[0]), tick, pacer, limit_reached) \
+            if user_ids else "deferred"
+        if probe == "deferred":
+            _LOGGER.info("vacation shard deferred: Gmail's daily limit was reached",
+                         extra=fields(shard=data.get("shard"), users=len(user_ids)))
+            return ShardResult(deferred=len(user_ids))
+        services.store.merge(names.RATELIMITS, DAILY_LIMIT_KEY, {"until": None})
+        setattr(result, probe, getattr(result, probe) + 1)
+        user_ids = user_ids[1:]
 
     def one(user_id: str) -> None:
         outcome = _poll_user(services, str(user_id), tick, pacer, limit_reached)

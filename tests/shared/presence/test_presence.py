@@ -246,11 +246,12 @@ def test_gmails_daily_limit_defers_polling_and_changes_no_users_status(stack):
     assert _dead_letters(stack) == []
 
     reads = _vacation_reads(stack)
-    stack.advance(seconds=INTERVAL)  # paused: no read spends more of the used-up allowance
-    assert _vacation_reads(stack) == reads
+    stack.advance(seconds=INTERVAL)  # paused: one probe, not a read per user
+    assert _vacation_reads(stack) == reads + 1
 
     stack.advance(seconds=6 * INTERVAL)  # the pause is over and the allowance back
     assert [stack.presence(e)["status"] for e in emails] == [
         "available", "out_of_office", "available"]
     assert {stack.user_status(e)["status"] for e in emails} == {"active"}
-    assert stack.faults.injected["daily_limit"] == refused
+    # one refused probe per tick until the allowance came back (ticks at +20, +30, +40 min)
+    assert stack.faults.injected["daily_limit"] == refused + 3

@@ -18,9 +18,11 @@ own label, so it opens nothing else) that says *who* (``user:…``, ``device:…
 - for anything but a ``GET``, only with the page's ``X-Hybridcal-Page`` header, which a
   cross-site form cannot send (on top of ``SameSite=Strict``).
 
-Sessions from an API token last :data:`TTL_SECONDS` and are renewed by the page's refreshes
-(a room board runs for months); a session from a Google ID token lasts at most
-:data:`ID_TOKEN_TTL_SECONDS` and is not renewed, as the ID token itself would have expired.
+Sessions from an API token last :data:`TTL_SECONDS` (a device's :data:`DEVICE_TTL_SECONDS`:
+a board on a wall must survive a long network outage, and its URL token can be revoked at any
+time) and are renewed by the page's refreshes, so a board runs for months; a session from a
+Google ID token lasts at most :data:`ID_TOKEN_TTL_SECONDS` and is not renewed, as the ID token
+itself would have expired.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 COOKIE = "hc_page"
 PAGE_HEADER = "x-hybridcal-page"
 TTL_SECONDS = 12 * 3600
+DEVICE_TTL_SECONDS = 7 * 24 * 3600
 ID_TOKEN_TTL_SECONDS = 3600
 _LABEL = b"hybridcal page session v1"
 _VERSION = "v1"
@@ -88,7 +91,10 @@ def source_of(config: Config, token: str) -> str:
 
 
 def issue(config: Config, principal: Principal, email: str, now: float, source: str) -> Session:
-    ttl = TTL_SECONDS if source != "id" else ID_TOKEN_TTL_SECONDS
+    if source == "id":
+        ttl = ID_TOKEN_TTL_SECONDS
+    else:
+        ttl = DEVICE_TTL_SECONDS if principal.kind == "device" else TTL_SECONDS
     return Session(principal, email.lower(), int(now) + ttl, source)
 
 

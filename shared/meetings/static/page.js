@@ -49,9 +49,10 @@
     if (crossed && app.dataset.board) refresh();
   }
 
-  function offline(on) {
+  function offline(on, signedOut) {
     var note = document.getElementById('offline');
-    if (on) note.textContent = fill(T.offline, 'time', content().dataset.updatedLabel);
+    if (on) note.textContent = signedOut ? T.signed_out :
+      fill(T.offline, 'time', content().dataset.updatedLabel);
     note.hidden = !on;
   }
 
@@ -71,7 +72,11 @@
         delete app.dataset.error;
         app.dataset.updated = String(Date.now());
       })
-      .catch(function () { offline(true); app.dataset.error = 'refresh failed'; })
+      .catch(function (status) {
+        // 401: the page's session ended (expired, or its token was revoked); else offline.
+        offline(true, status === 401);
+        app.dataset.error = status === 401 ? 'signed out' : 'refresh failed';
+      })
       .then(function () { busy = false; });
   }
 

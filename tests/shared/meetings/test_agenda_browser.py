@@ -244,6 +244,13 @@ def test_refresh_shows_new_meetings_and_says_when_it_is_offline(stack) -> None:
             page.clock.run_for(30_000)
             page.locator("#app:not([data-error])").wait_for(state="attached")
             assert offline.is_hidden()
+
+            config = stack.services.config  # the operator revokes the page's token
+            stack.services.config = config.replace(api_tokens={
+                k: v for k, v in config.api_tokens.items() if k != token})
+            page.clock.run_for(30_000)
+            page.locator('#app[data-error="signed out"]').wait_for(state="attached")
+            assert offline.inner_text() == "Signed out: open this page again from its link"
         finally:
             browser.close()
 

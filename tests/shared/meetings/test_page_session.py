@@ -102,8 +102,10 @@ def test_the_session_ends_with_its_token_or_its_time(people) -> None:
 
 def test_a_refresh_renews_a_device_session(people) -> None:
     browser, _, _ = _opened(people, f"device:{ROOM}", ROOM)
+    assert f"Max-Age={page_session.DEVICE_TTL_SECONDS}" in browser.get(
+        _page(people, ROOM), timeout=30).headers["Set-Cookie"]
     for _ in range(3):  # a board that refreshes keeps working past one lifetime
-        people.clock.advance(page_session.TTL_SECONDS - 3600)
+        people.clock.advance(page_session.DEVICE_TTL_SECONDS - 3600)
         answer = browser.get(_page(people, ROOM), params={"part": "content"}, timeout=30)
         assert answer.status_code == 200 and 'id="content"' in answer.text
 

@@ -106,6 +106,9 @@ def _bearer(token: str | bytes) -> dict[str, str | bytes]:
 
 
 ANN_MEETINGS = f"/users/{ANN}/meetings"
+# A page session claiming to be an admin's, signed with a key the service does not have.
+FORGED_PAGE_SESSION = ("v1.eyJrIjoiYWRtaW4iLCJwIjoiIiwidSI6ImFubkBleGFtcGxlLmNvbSIsIngiOjQxMDI0"
+                       "NDQ4MDAsInMiOiJpZCJ9.c2lnbmVkLXdpdGgtdGhlLXdyb25nLWtleS0xMjM0NTY3ODk")
 BEN_MEETINGS = f"/users/{BEN}/meetings"
 FREEBUSY = {"users": [BEN], "from": "2026-12-01T10:00:00Z", "to": "2026-12-01T11:00:00Z"}
 FIELDS = {"title": "x", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}
@@ -202,6 +205,11 @@ CASES: list[Case] = [
          headers=_bearer("device_token")),
     Case("meetings-device-schedules-for-a-user", "meetings_api", "POST", ANN_MEETINGS, 403,
          headers=_bearer("device_token"), json={"text": "Lunch"}),
+    Case("meetings-page-forged-cookie", "meetings_api", "GET", f"/users/{ANN}/page", 401,
+         headers={"Cookie": f"hc_page={FORGED_PAGE_SESSION}"}),
+    Case("meetings-booking-forged-cookie", "meetings_api", "POST", f"/users/{ROOM}/bookings",
+         401, headers={"Cookie": f"hc_page={FORGED_PAGE_SESSION}", "X-Hybridcal-Page": "1"},
+         json={"minutes": 15}),
     Case("meetings-path-traversal-email", "meetings_api", "GET", f"/users/..%2F{BEN}/meetings",
          400, headers=_bearer("ann_token")),
     # -- meetings_api: bodies ---------------------------------------------------------------

@@ -525,7 +525,7 @@ class _View:
                 f'<button type="button" class="book" data-action="book" data-minutes="{m}" '
                 f'id="book-{m}">{minutes[m]}</button>'
                 for m in BOOK_MINUTES)
-            lead = f'<p class="lead">{lead}</p>'
+            lead = f'<p class="lead" id="booking-lead">{lead}</p>'
         else:
             ident = html.escape(str(current.meeting["id"]))
             buttons = (
@@ -537,7 +537,11 @@ class _View:
             lead = ""
         return (f'<section class="booking" aria-labelledby="booking-h"><h2 id="booking-h">'
                 f"{heading}</h2>{lead}"
-                f'<div class="controls">{buttons}</div></section>')
+                # The lead names the group, so a screen reader says "Book this room now for,
+                # 15 min" rather than a bare "15 min".
+                f'<div class="controls" role="group" '
+                f'aria-labelledby="{"booking-lead" if lead else "booking-h"}">{buttons}</div>'
+                "</section>")
 
 
 #: every locale this page speaks (the join block's): tests iterate over it

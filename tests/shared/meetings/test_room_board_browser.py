@@ -137,6 +137,8 @@ def test_booking_from_the_board(rooms) -> None:
             assert state.inner_text() == "Free until 8:45\u202fAM"
             assert [b.inner_text() for b in page.locator("button[data-action=book]").all()] \
                 == ["15 min", "30 min", "60 min"]
+            group = page.get_by_role("group", name="Book this room now for")
+            assert group.get_by_role("button", name="30 min").count() == 1  # labelled buttons
             screenshot(page, f"board-free-{DESKTOP[0]}x{DESKTOP[1]}")
 
             # An hour would run into the crit: refused, and the board says until when.

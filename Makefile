@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 # Google's emulators for the store and Pub/Sub tests (local/emulators), from the Google Cloud CLI.
 EMULATOR_PACKAGES := google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator
 
-.PHONY: run cloud-local cloud-chaos test lint bench chaos audit i18n clean help browser emulators
+.PHONY: run cloud-local cloud-chaos test lint bench chaos audit i18n clean help browser emulators \
+	mutate mutate-ci
 
 help:
 	@echo "make run    - start the embedded stack with a simulated Workspace domain"
@@ -18,6 +19,8 @@ help:
 	@echo "make bench  - print the benchmark tables"
 	@echo "make chaos  - a day of 1,000 users while Google, the network and handlers fail"
 	@echo "make audit  - pip-audit every installed dependency (AUDIT_ARGS=--strict in Cloud Build)"
+	@echo "make mutate - mutation score of the critical modules (MUTATE_ARGS=shared/x.py for one)"
+	@echo "make mutate-ci - the fixed mutant sample CI runs so the score cannot fall silently"
 	@echo "make i18n   - re-extract and compile the join-block translations"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -82,6 +85,14 @@ bench: $(STAMP)
 # CHAOS_ARGS e.g. "--users 200 --seed 7 --crash-rate 0.05"; CI runs 200 users in tests/chaos.
 chaos: $(STAMP)
 	$(PY) -m local.chaos $(CHAOS_ARGS)
+
+# Mutation testing (mutation/config.toml: modules and their tests; mutation/equivalents.toml:
+# mutants left out, with the reason). One module at a time, one worker, in copies under .mutation/.
+mutate: $(STAMP)
+	$(PY) -m mutation $(MUTATE_ARGS)
+
+mutate-ci: $(STAMP)
+	$(PY) -m mutation --ci
 
 audit: $(STAMP)
 	$(PY) -m local.dependency_audit $(AUDIT_ARGS)

@@ -1,0 +1,190 @@
+"""What the meetings index keeps for a user, found untested by mutation testing (#22).
+
+The index is what the meetings list (API, page, room devices) and the ``meetings-updated``
+messages show: these tests drive ``shared.meetings.index`` with the real store and sealer on a
+fake clock and check what a user would see: which meetings are listed, at what time, with which
+join link, response and organizer flag, and that a changed or cancelled meeting is updated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.bus.local import LocalBus
+from shared.clock import FakeClock
+from shared.config import Config
+from shared.crypto.sealer import Sealer
+from shared.keys.local import LocalKeysetKek
+from shared.meetings import index
+from shared.runtime import Services
+from shared.store import names
+from shared.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
+
+
+class NoGoogle:
+    """The index functions under test never call Google."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"no Google call expected ({name})")
+
+
+@pytest.fixture
+def services(tmp_path):
+    clock = FakeClock(NOW)
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    sealer = Sealer(store, LocalKeysetKek(tmp_path / "LOCAL-DEV-ONLY-kek.keyset.json"), clock)
+    yield Services(config=Config(), clock=clock, store=store, bus=LocalBus(clock),
+                   sealer=sealer, workspace=NoGoogle())
+    store.close()
+
+
+def _at(hours: float) -> str:
+    return (NOW + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def _event(event_id="e1", start=2.0, minutes=30, **extra):
+    return {"id": event_id, "start": {"dateTime": _at(start)},
+            "end": {"dateTime": _at(start + minutes / 60)}, "updated": "u1", "etag": '"1"',
+            **extra}
+
+
+def _listed(services, user="u1"):
+    return {c.record["event_id"]: c.record for c in index.snapshot(services, user)}
+
+
+def test_an_indexed_meeting_shows_what_the_user_sees_in_their_calendar(services):
+    event = _event(summary="Planning", location="Room 4", description=f"Join {ZOOM}",
+                   organizer={"email": "Boss@Example.com"},
+                   attendees=[{"email": "ANNA@example.com", "responseStatus": "tentative"},
+                              {"email": "boss@example.com", "responseStatus": "accepted"}])
+    change = index.upsert(services, "u1", "anna@example.com", event, None)
+    assert change is not None and change.op == "upsert" and change.key == "u1|e1"
+    record = _listed(services)["e1"]
+    assert record == {k: v for k, v in change.record.items()}
+    assert "blob_hash" not in record and "blob" not in record
+    assert record["title"] == "Planning" and record["location"] == "Room 4"
+    assert record["join_url"] == ZOOM and record["service"] == "zoom"
+    assert record["response_status"] == "tentative"
+    assert record["organizer"] is False and record["organizer_email"] == "Boss@Example.com"
+    assert record["attendees"] == [{"email": "ANNA@example.com", "response": "tentative"},
+                                   {"email": "boss@example.com", "response": "accepted"}]
+    assert (record["start"], record["end"]) == (_at(2), _at(2.5))
+    assert record["status"] == "confirmed" and record["all_day"] is False
+    assert record["series_id"] == "" and record["user_id"] == "u1"
+
+
+def test_the_organizer_sees_their_meeting_as_theirs_and_accepted(services):
+    index.upsert(services, "u1", "anna@example.com",
+                 _event(organizer={"email": "ANNA@example.com"}), None)
+    index.upsert(services, "u1", "anna@example.com",
+                 _event("e2", organizer={"email": "x@example.com", "self": True}), None)
+    index.upsert(services, "u1", "anna@example.com",
+                 _event("e3", attendees=[{"email": "x@example.com", "self": True,
+                                          "responseStatus": "declined"}]), None)
+    listed = _listed(services)
+    assert listed["e1"]["organizer"] is True
+    assert listed["e2"]["organizer"] is True and listed["e2"]["response_status"] == "accepted"
+    assert listed["e3"]["organizer"] is False and listed["e3"]["response_status"] == "declined"
+
+
+def test_a_meeting_without_title_location_or_link_is_listed_plainly(services):
+    index.upsert(services, "u1", "anna@example.com", _event(status=None, updated=None,
+                                                             etag=None), "s1")
+    record = _listed(services)["e1"]
+    assert (record["title"], record["location"], record["join_url"]) == ("", "", None)
+    assert record["service"] == "" and record["status"] == "confirmed"
+    assert record["series_id"] == "s1" and record["response_status"] is None
+
+
+def test_times_in_any_offset_keep_their_instant_and_all_day_events_are_marked(services):
+    index.upsert(services, "u1", "a@example.com", {
+        "id": "e1", "start": {"dateTime": "2026-11-30T15:00:00+02:00"},
+        "end": {"dateTime": "2026-11-30T16:00:00+02:00"}}, None)
+    index.upsert(services, "u1", "a@example.com", {
+        "id": "e2", "start": {"date": "2026-12-01"}, "end": {"date": "2026-12-02"}}, None)
+    listed = _listed(services)
+    start = datetime.fromisoformat(listed["e1"]["start"].replace("Z", "+00:00"))
+    assert (start, listed["e1"]["all_day"]) == (datetime(2026, 11, 30, 13, tzinfo=UTC), False)
+    assert (listed["e2"]["start"], listed["e2"]["end"]) == ("2026-12-01T00:00:00Z",
+                                                            "2026-12-02T00:00:00Z")
+    assert listed["e2"]["all_day"] is True
+
+
+@pytest.mark.parametrize(("start", "minutes", "listed"), [
+    (-24.5, 30, False),  # ended exactly when the window opens (a day ago)
+    (-24.5, 31, True),  # still running a minute into the window
+    (28 * 24, 30, False),  # starts exactly when the window closes (28 days ahead)
+    (28 * 24 - 0.5, 30, True),
+])
+def test_the_index_keeps_meetings_from_yesterday_to_four_weeks_ahead(services, start, minutes,
+                                                                     listed):
+    index.upsert(services, "u1", "a@example.com", _event(start=start, minutes=minutes), None)
+    assert ("e1" in _listed(services)) is listed
+
+
+def test_a_meeting_moved_out_of_the_window_or_losing_its_times_is_removed(services):
+    index.upsert(services, "u1", "a@example.com", _event(), None)
+    change = index.upsert(services, "u1", "a@example.com", _event(start=40 * 24), None)
+    assert change == index.Change("u1|e1", "delete")
+    index.upsert(services, "u1", "a@example.com", _event(), None)
+    assert index.upsert(services, "u1", "a@example.com", {"id": "e1"}, None).op == "delete"
+    assert index.upsert(services, "u1", "a@example.com", {"id": "e1"}, None) is None
+
+
+def test_an_unchanged_meeting_publishes_nothing_and_a_changed_one_does(services):
+    assert index.upsert(services, "u1", "a@example.com", _event(), None) is not None
+    assert index.upsert(services, "u1", "a@example.com", _event(), None) is None
+    change = index.upsert(services, "u1", "a@example.com", _event(etag='"2"', summary="New"),
+                          None)
+    assert change is not None and change.record["title"] == "New"
+    assert _listed(services)["e1"]["title"] == "New"
+
+
+def test_a_series_loses_only_the_occurrences_not_kept_and_only_for_its_user(services):
+    for user in ("u1", "u2"):
+        for n in range(3):
+            index.upsert(services, user, "a@example.com", _event(f"s_{n}", start=2 + n), "s")
+    index.upsert(services, "u1", "a@example.com", _event("other", start=1), "t")
+    changes = index.delete_series(services, "u1", "s", keep={"u1|s_0"})
+    assert sorted(c.key for c in changes) == ["u1|s_1", "u1|s_2"]
+    assert all(c.op == "delete" for c in changes)
+    assert sorted(_listed(services, "u1")) == ["other", "s_0"]
+    assert len(_listed(services, "u2")) == 3
+    assert sorted(c.key for c in index.delete_series(services, "u1", "s")) == ["u1|s_0"]
+
+
+def test_clearing_a_user_drops_their_meetings_and_series_and_nobody_elses(services):
+    for user in ("u1", "u2"):
+        index.upsert(services, user, "a@example.com", _event(), None)
+        services.store.put(names.SERIES, index.record_key(user, "s"),
+                           {"user_id": user, "event_id": "s"})
+    assert index.series_ids(services, "u1") == ["s"]
+    assert index.clear_user(services, "u1") == 1
+    assert _listed(services, "u1") == {} and index.series_ids(services, "u1") == []
+    assert list(_listed(services, "u2")) == ["e1"] and index.series_ids(services, "u2") == ["s"]
+
+
+def test_a_cancelled_meeting_disappears_and_a_cancelled_series_takes_its_occurrences(services):
+    index.upsert(services, "u1", "a@example.com", _event("single"), None)
+    for n in range(2):
+        index.upsert(services, "u1", "a@example.com", _event(f"s_{n}", start=3 + n), "s")
+    services.store.put(names.SERIES, "u1|s", {"user_id": "u1", "event_id": "s"})
+    gateway = NoGoogle()
+    changes = index.index_event(services, gateway, "u1", "a@example.com",
+                                {"id": "s_1", "status": "cancelled", "recurringEventId": "s"})
+    assert [c.key for c in changes] == ["u1|s_1"]
+    assert sorted(_listed(services)) == ["s_0", "single"]
+    assert index.series_ids(services, "u1") == ["s"]
+    changes = index.index_event(services, gateway, "u1", "a@example.com",
+                                {"id": "s", "status": "cancelled"})
+    assert [c.key for c in changes] == ["u1|s_0"]
+    assert index.series_ids(services, "u1") == []
+    changes = index.index_event(services, gateway, "u1", "a@example.com",
+                                {"id": "single", "status": "cancelled"})
+    assert [(c.key, c.op) for c in changes] == [("u1|single", "delete")]
+    assert _listed(services) == {}

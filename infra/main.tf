@@ -52,7 +52,7 @@ locals {
   _source_excludes = [
     ".*", ".*/**", "**/__pycache__/**", "**/*.pyc",
     "Makefile", "README.md", "pyproject.toml", "requirements-dev.txt", "cloudbuild.yaml",
-    "bench/**", "docs/**", "infra/**", "local/**", "tests/**",
+    "bench/**", "docs/**", "infra/**", "local/**", "mutation/**", "tests/**",
   ]
 }
 

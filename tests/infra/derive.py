@@ -22,7 +22,9 @@ are not a second hand-kept list (the first one locked in missing grants, issue 1
   carries ``expire_at`` (the collections that need a Firestore TTL policy).
 
 What cannot be seen statically (a topic or collection name computed at run time) fails loudly
-instead of being skipped. Later, CloudStack replaces this with evidence from running scenarios.
+instead of being skipped. The grants themselves (publish, sign, KMS, secrets) are checked by
+evidence, on CloudStack (``tests/cloudstack/test_grants_evidence.py``); this derivation
+remains for what a run shows no grant for: settings, uses that are settings only, TTLs.
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ def stack(tmp_path) -> Iterator:
 
     with LocalStack(data_dir=tmp_path / "data") as running:
         yield running
+        assert running.sim.discovery_violations == []
 
 
 @pytest.fixture

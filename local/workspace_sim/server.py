@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from local.workspace_sim import discovery
 from local.workspace_sim.errors import ApiError, daily_limit, rate_limited
 from shared.errors import MethodNotAllowed, NotFound
 from shared.http.routing import Router
@@ -144,11 +145,20 @@ class App:
             if over:
                 raise rate_limited(user=over == "user")
             params = {k: _unquote(v) for k, v in values.items()}
+            if self.sim.check_discovery:
+                problems = discovery.check_request(key, params, query_all, body)
+                if problems:  # Google refuses what its API does not describe
+                    raise ApiError(400, "invalid", "Invalid JSON payload received. "
+                                   + problems[0])
             query["_privateExtendedProperty"] = query_all.get("privateExtendedProperty", [])
             with self.sim.lock:
                 status, result = self.dispatch(key, token.subject, params, query, body,
                                                environ.get("HTTP_IF_MATCH"),
                                                may_lock=self.sim.faults.draw_refused_patch)
+            if self.sim.check_discovery:
+                wrong = discovery.check_response(key, result)
+                if wrong:
+                    self.sim.discovery_violations.append((key, wrong))
             if key == "calendar.events.watch" and self.sim.faults.draw_early_sync():
                 # The channel's ``sync`` message overtakes the watch answer.
                 self.sim.deliver_pushes(channel_id=str(result["id"]))

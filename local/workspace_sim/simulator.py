@@ -70,6 +70,10 @@ class WorkspaceSimulator:
         self.api_enabled = {"calendar": True, "gmail": True}
         self.meet_allowed = True
         self.meet_pending = False  # Meet creations answer "pending" until complete_pending_meet
+        # Requests and answers checked against Google's discovery documents (discovery.py);
+        # answers that stray from them are the simulator's bugs, collected here.
+        self.check_discovery = True
+        self.discovery_violations: list[tuple[str, list[str]]] = []
         self.calendar_state = CalendarState(self)
         self._counts: Counter = Counter()
         self._count_lock = threading.Lock()

@@ -26,6 +26,8 @@ def sim(clock) -> Iterator[WorkspaceSimulator]:
         running.add_user("alice@example.com", locale="de", timezone="Europe/Berlin")
         running.add_user("bob@example.com", locale="ja", timezone="Asia/Tokyo")
         yield running
+        # every answer matched Google's discovery documents (local/workspace_sim/discovery.py)
+        assert running.discovery_violations == []
 
 
 def calendar_for(sim, email: str, scope: str = clients.SCOPES[0]):

@@ -222,3 +222,44 @@ def test_only_500_502_503_504_are_retried_other_failures_lose_the_push(sim, cloc
     assert sim.deliver_pushes() == (1 if retried else 0)
     assert len(receiver.received) == (2 if retried else 1)
     assert [f["status"] for f in sim.push_failures] == ([] if retried else [str(status)])
+
+
+# -- item 9: Google's discovery documents ------------------------------------------------------
+def test_a_request_google_would_not_understand_is_refused_as_google_refuses_it(sim, clock):
+    """Unknown body fields and query parameters (not in the discovery documents bundled with
+    google-api-python-client) answer 400 "Invalid JSON payload received. Unknown name"."""
+    cal = calendar_for(sim, ALICE)
+    with pytest.raises(HttpError) as unknown_field:
+        cal.events().insert(calendarId="primary", body=_event(clock, joinUrl="x")).execute()
+    assert unknown_field.value.resp.status == 400
+    assert 'Unknown name "joinUrl"' in json.loads(unknown_field.value.content)["error"]["message"]
+
+    with pytest.raises(HttpError) as nested:
+        cal.events().insert(calendarId="primary", body=_event(
+            clock, attendees=[{"email": BOB, "mail": BOB}])).execute()
+    assert 'Unknown name "mail"' in json.loads(nested.value.content)["error"]["message"]
+
+    # the client library refuses unknown keyword arguments itself: speak HTTP directly
+    http = cal._http
+    url = sim.url + "calendar/v3/calendars/primary/events?"
+    for query, expected in [("maxResult=10", 'Unknown name "maxResult"'),
+                            ("maxResults=ten", "not an integer"),
+                            ("orderBy=title", "not one of"),
+                            ("singleEvents=yes", "not a boolean")]:
+        response, content = http.request(url + query, "GET")
+        assert response.status == 400, query
+        assert expected in json.loads(content)["error"]["message"], query
+    response, _ = http.request(url + "maxResults=10&singleEvents=true", "GET")
+    assert response.status == 200
+    assert sim.discovery_violations == []
+
+
+def test_an_answer_that_strays_from_the_discovery_document_is_recorded(sim, clock):
+    cal = calendar_for(sim, ALICE)
+    event = cal.events().insert(calendarId="primary", body=_event(clock)).execute()
+    with sim.lock:  # a simulator bug: a field Google's Event resource does not have
+        sim.calendar_state.calendars[ALICE].events[event["id"]]["joinUrl"] = "x"
+    cal.events().get(calendarId="primary", eventId=event["id"]).execute()
+    assert sim.discovery_violations == [
+        ("calendar.events.get", ['Unknown name "joinUrl" at "Event": Cannot find field.'])]
+    sim.discovery_violations.clear()  # the fixture fails a test that leaves any behind

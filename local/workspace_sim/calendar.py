@@ -25,6 +25,11 @@ ATTENDEE_EDITABLE = ("attendees", "extendedProperties", "reminders", "colorId")
 # Gmail"); other fields answer 403 disallowedFieldMutation (the answer Google gives for a
 # field the caller may not change, e.g. kewisch/gdata-provider#437).
 FROM_GMAIL_EDITABLE = ("reminders", "colorId", "visibility", "status", "extendedProperties")
+# What a calendar's "reader" still sees of a private event (the rest is hidden).
+READER_SEES_OF_PRIVATE = frozenset({
+    "kind", "etag", "id", "status", "htmlLink", "created", "updated", "start", "end",
+    "endTimeUnspecified", "recurrence", "recurringEventId", "originalStartTime",
+    "transparency", "visibility", "iCalUID", "sequence", "eventType"})
 SYNC_FORBIDDEN = ("timeMin", "timeMax", "q", "orderBy", "updatedMin", "iCalUID",
                   "privateExtendedProperty", "sharedExtendedProperty")
 _ID_ALPHABET = string.ascii_lowercase[:22] + string.digits  # base32hex, as Google uses
@@ -144,8 +149,19 @@ class CalendarState:
         self._propagate(cal, event)
         return self._view(cal, event)
 
-    def _view(self, cal: Calendar, event: dict[str, Any]) -> dict[str, Any]:
+    def role(self, cal: Calendar, caller: str) -> str:
+        if cal.owner == caller or self._admin_of(cal, caller):
+            return "owner"
+        return str((cal.acl.get(f"user:{caller}") or {}).get("role") or "none")
+
+    def _view(self, cal: Calendar, event: dict[str, Any],
+              caller: str | None = None) -> dict[str, Any]:
         out = self.public(event)
+        if caller is not None and out.get("visibility") in ("private", "confidential") \
+                and self.role(cal, caller) == "reader":
+            # ACL reference, role "reader": "Private events will appear to users with reader
+            # access, but event details will be hidden." A busy block: when, not what or who.
+            return {k: v for k, v in out.items() if k in READER_SEES_OF_PRIVATE}
         for attendee in out.get("attendees", []):
             if attendee.get("email") == cal.id:
                 attendee["self"] = True
@@ -236,7 +252,7 @@ class CalendarState:
         event = self._find(cal, event_id)
         if event is None:
             raise not_found()
-        return self._view(cal, event)
+        return self._view(cal, event, caller)
 
     def _find(self, cal: Calendar, event_id: str) -> dict[str, Any] | None:
         event = cal.events.get(event_id)
@@ -452,8 +468,8 @@ class CalendarState:
         response: dict[str, Any] = {
             "kind": "calendar#events", "summary": cal.id, "timeZone": self.tz(cal),
             "updated": self.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "accessRole": "owner" if cal.owner == caller else "reader",
-            "items": [self._view(cal, e) for e in page],
+            "accessRole": self.role(cal, caller),
+            "items": [self._view(cal, e, caller) for e in page],
         }
         if offset + max_results < len(items):
             response["nextPageToken"] = f"{gen}.{hi}.{offset + max_results}"

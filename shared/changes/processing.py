@@ -113,10 +113,60 @@ def _queue_sync(services: Services, user_id: str) -> None:
         raise
 
 
-def _gateway(services: Services, user: dict[str, Any]) -> Calendar:
-    """A user's primary calendar as the user; a workspace's room calendar as the room reader."""
+def _gateway(services: Services, user: dict[str, Any]) -> sync.CalendarGateway:
+    """A user's primary calendar as the user; a workspace's room calendar as the room reader,
+    with private meetings' titles and people hidden (:class:`PrivateMeetingsHidden`)."""
     acts_as, calendar_id = calendar_target(user)
-    return services.workspace.calendar(acts_as, calendar_id)
+    calendar = services.workspace.calendar(acts_as, calendar_id)
+    if user.get("kind") == "workspace":
+        return PrivateMeetingsHidden(calendar)
+    return calendar
+
+
+# What a room's devices get of a meeting its organizer marked private: when it is and how to
+# join it (the room was invited, so people in the room may join), not what it is or who comes.
+HIDDEN_OF_PRIVATE = ("summary", "attendees", "organizer", "creator")
+
+
+def hide_private(event: dict[str, Any]) -> dict[str, Any]:
+    """A private (or confidential) event without its title and people; others unchanged."""
+    if event.get("visibility") not in ("private", "confidential"):
+        return event
+    return {k: v for k, v in event.items() if k not in HIDDEN_OF_PRIVATE}
+
+
+class PrivateMeetingsHidden:
+    """A room calendar's gateway whose private events lose title and people before the index
+    sees them (every read path: sync pages, a series' instances, single reads). The room
+    reader's ``writer`` role (:mod:`shared.users.workspaces`) shows Google's full event so the
+    join link is found; this is where a device's view is narrowed again."""
+
+    def __init__(self, inner: Calendar) -> None:
+        self._inner = inner
+
+    @property
+    def list_signature(self) -> str:
+        return self._inner.list_signature
+
+    def list_page(self, *, sync_token: str | None, page_token: str | None) -> dict[str, Any]:
+        page = self._inner.list_page(sync_token=sync_token, page_token=page_token)
+        page["items"] = [hide_private(e) for e in page.get("items") or []]
+        return page
+
+    def instances(self, event_id: str, time_min: Any, time_max: Any) -> list[dict[str, Any]]:
+        return [hide_private(e) for e in self._inner.instances(event_id, time_min, time_max)]
+
+    def get(self, event_id: str) -> dict[str, Any]:
+        return hide_private(self._inner.get(event_id))
+
+    def patch(self, event_id: str, body: dict[str, Any], *, etag: str | None,
+              send_updates: str = "none",
+              conference_data_version: int | None = None) -> dict[str, Any]:
+        return self._inner.patch(event_id, body, etag=etag, send_updates=send_updates,
+                                 conference_data_version=conference_data_version)
+
+    def stop_channel(self, channel_id: str, resource_id: str) -> None:
+        self._inner.stop_channel(channel_id, resource_id)
 
 
 def _sync_round(services: Services, user_id: str, user: dict[str, Any]) -> None:

@@ -1,9 +1,15 @@
 """Workspaces: meeting rooms whose devices get the meetings list and join notifications.
 
 Resource (room) calendars cannot be impersonated, so activating a workspace shares the room
-calendar read-only with the service's room reader (``acl.insert``, performed as a configured
-Workspace admin through delegation); from then on the room is watched, synced and indexed
-like a user's calendar, read as the room reader. Deactivation stops the watch, forgets and
+calendar with the service's room reader (``acl.insert``, performed as a configured Workspace
+admin through delegation); from then on the room is watched, synced and indexed like a user's
+calendar, read as the room reader.
+
+The role is ``writer``, not ``reader``: to a reader, Google shows a private event as a busy
+block with its details hidden (Calendar ACL reference), so a private meeting the room was
+invited to would have no join link on the room's devices. The service never writes to a room
+calendar. What a device then shows of a private meeting is decided in
+:mod:`shared.changes.processing`: its time and join link, not its title or its people. Deactivation stops the watch, forgets and
 crypto-shreds the room's data like a user's, and removes the sharing rule (``acl.delete``).
 """
 
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     from shared.runtime import Services
 
 _LOGGER = logging.getLogger(__name__)
+ROOM_ROLE = "writer"  # the least role that shows private events' join details (docstring)
 
 
 def activate_workspace(services: Services, room: str) -> str:
@@ -51,7 +58,7 @@ def activate_workspace(services: Services, room: str) -> str:
                       "workspaces.")
     services.store.merge(COLLECTION, user_id, {**base, "status": "validating"})
     try:
-        rule = services.workspace.calendar(admin, room).acl_insert(role="reader", user=reader)
+        rule = services.workspace.calendar(admin, room).acl_insert(role=ROOM_ROLE, user=reader)
         ensure_channel(services, user_id, reader, room)
     except SigningRefused as exc:  # the service's own IAM grant, not the admin's delegation
         return record_failure(services, user_id, ValidationFailed(

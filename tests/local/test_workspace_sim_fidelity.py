@@ -263,3 +263,28 @@ def test_an_answer_that_strays_from_the_discovery_document_is_recorded(sim, cloc
     assert sim.discovery_violations == [
         ("calendar.events.get", ['Unknown name "joinUrl" at "Event": Cannot find field.'])]
     sim.discovery_violations.clear()  # the fixture fails a test that leaves any behind
+
+
+# -- item 1: what a calendar's reader sees of a private event -----------------------------------
+@pytest.mark.parametrize("role", ["reader", "writer"])
+def test_a_reader_sees_a_private_event_as_a_busy_block_a_writer_sees_it_all(sim, clock, role):
+    """ACL reference, "reader": "Private events will appear to users with reader access, but
+    event details will be hidden"; a writer sees event details."""
+    alice = calendar_for(sim, ALICE)
+    alice.acl().insert(calendarId="primary", body={
+        "role": role, "scope": {"type": "user", "value": BOB}}).execute()
+    private = alice.events().insert(calendarId="primary", body=_event(
+        clock, "Acquisition QX-7731", location="https://example.webex.com/meet/alice",
+        description="join", visibility="private",
+        attendees=[{"email": "carol@example.com"}])).execute()
+    public = alice.events().insert(calendarId="primary", body=_event(clock, "Standup")).execute()
+
+    bob = calendar_for(sim, BOB)
+    listed = {e["id"]: e for e in bob.events().list(calendarId=ALICE).execute()["items"]}
+    one = bob.events().get(calendarId=ALICE, eventId=private["id"]).execute()
+    assert listed[public["id"]]["summary"] == "Standup"
+    for seen in (listed[private["id"]], one):
+        assert seen["start"] == private["start"] and seen["visibility"] == "private"
+        hidden = {"summary", "location", "description", "attendees"} - set(seen)
+        assert hidden == ({"summary", "location", "description", "attendees"}
+                          if role == "reader" else set())

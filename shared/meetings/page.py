@@ -161,6 +161,13 @@ def _serve(services: Services, request: ApiRequest, email: str, text: _Text,
            api: Api) -> ApiResponse:
     from shared.store import names
 
+    if request.path.endswith("/"):
+        # ``…/page/`` would resolve the script's relative ``page?part=content`` (and scope the
+        # cookie) one level too deep: send the browser to the one address the page works at.
+        headers = _security_headers("")
+        query = urlencode(request.query)
+        headers["Location"] = "../page" + ("?" + query if query else "")
+        return ApiResponse(308, "", headers)
     now = services.clock.now()
     stamp = now.timestamp()
     config = services.config

@@ -149,3 +149,13 @@ def test_meetings_page_fragment_is_the_refreshed_part(people) -> None:
     part = browser.get(_page(people, ANN), params={"part": "content"}, timeout=30)
     assert part.status_code == 200 and part.text.startswith('<div id="content"')
     assert "in 10 min" in part.text and "<html" not in part.text
+
+
+def test_a_trailing_slash_is_sent_to_the_pages_one_address(people) -> None:
+    token = people.api_token(f"user:{ANN}")
+    browser = requests.Session()
+    answer = browser.get(_page(people, ANN) + "/", params={"access_token": token}, timeout=30)
+    assert answer.status_code == 200 and answer.url == _page(people, ANN)  # 308, then 303
+    assert [r.status_code for r in answer.history] == [308, 303]
+    part = browser.get(_page(people, ANN), params={"part": "content"}, timeout=30)
+    assert part.status_code == 200  # the cookie was scoped to where the page lives

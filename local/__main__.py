@@ -19,12 +19,13 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from local.harness import Harness
 from local.stack import DataDirInUse, LocalStack
 from shared.clock import from_rfc3339, to_rfc3339
 
@@ -382,24 +383,30 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         print("\n".join(demo.lines))
         if args.once:
             return 0 if demo.healthy else 1
-        print(HELP)
-        interactive = sys.stdin.isatty()
-        while True:
-            try:
-                line = input("hybridcal> ") if interactive else sys.stdin.readline()
-            except EOFError:
-                line = "quit"
-            if not interactive and line == "":
-                stack.wait(None)  # no console: serve until interrupted
-            if line.strip() in ("quit", "exit"):
-                return 0
-            output = run_command(stack, line, demo.log_file)
-            if output:
-                print(output)
+        return console(stack, lambda line: run_command(stack, line, demo.log_file))
     except KeyboardInterrupt:
         return 0
     finally:
         demo.close()
+
+
+def console(stack: Harness, answer: Callable[[str], str]) -> int:
+    """The prompt of ``make run`` and ``make cloud-local``: one line in, ``answer`` printed;
+    without a terminal (stdin at its end) the stack serves until interrupted."""
+    print(HELP)
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("hybridcal> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            line = "quit"
+        if not interactive and line == "":
+            stack.wait(None)  # no console: serve until interrupted
+        if line.strip() in ("quit", "exit"):
+            return 0
+        output = answer(line)
+        if output:
+            print(output)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from local.harness import Harness
 from shared.bus.base import Message, Topics
 from shared.bus.local import LocalBus
 from shared.clock import Clock, FakeClock, SystemClock
@@ -162,7 +163,7 @@ class NeverSettles(RuntimeError):
     """Work kept arriving: a handler loops, or a message is retried forever."""
 
 
-class LocalStack:
+class LocalStack(Harness):
     """See the module docstring; the public methods are the harness contract (issue #3)."""
 
     def __init__(
@@ -197,7 +198,6 @@ class LocalStack:
         self.admin_token = self._env.get("HYBRIDCAL_ADMIN_TOKEN") or secrets.token_urlsafe(16)
         # meetings_api's admin credential (HYBRIDCAL_API_TOKENS), whatever the admin token is
         self.api_admin_token = secrets.token_urlsafe(24)
-        self._device_tokens: dict[str, str] = {}  # room -> the token ``book`` uses
         self.webex = None
         self._server = None
         self._loop_thread: threading.Thread | None = None
@@ -351,24 +351,6 @@ class LocalStack:
                 f"pushes still pending after {waited} of simulated waiting"
             )
 
-    def advance(self, seconds: float = 0, **kwargs: float) -> None:
-        """Move the clock, run the scheduler jobs that fall due (in time order), then settle."""
-        if self.real_time:
-            raise RuntimeError("advance() needs the fake clock (real_time=False)")
-        target = self.clock.now() + timedelta(seconds=seconds, **kwargs)
-        self.settle()
-        while True:
-            due = min((job.due for job in self._jobs), default=None)
-            if due is None or due > target:
-                break
-            if due > self.clock.now():
-                self.clock.set(due)
-            self._run_due_jobs()
-            self.settle()
-        if target > self.clock.now():
-            self.clock.set(target)
-        self.settle()
-
     def crash_handlers(self, rate: float, *, seed: int = 0) -> CrashInjector:
         """Chaos mode: kill ``rate`` of message-handler invocations at random points (before
         and after side effects, before the ack); the bus redelivers them like Pub/Sub would."""
@@ -422,52 +404,10 @@ class LocalStack:
         self.settle()
         return status
 
-    def wait(self, seconds: float | None) -> bool:
-        """Real time: wait up to ``seconds``, or until the stack is closing (answers True)."""
-        return self._stop.wait(seconds)
-
-    def page_url(self, email: str) -> str:
-        """A link that opens ``email``'s meetings page (a user's agenda, or a room's board when
-        ``email`` is a workspace) in a browser, with a credential of its own: ``user:EMAIL`` or
-        ``device:ROOM``. The page trades it for its session on the first visit."""
-        from urllib.parse import quote
-
-        kind = "device" if self.sim.users.get(email.lower(), {}).get("room") else "user"
-        token = self.api_token(f"{kind}:{email}")
-        return (f"{self.url('meetings_api')}/users/{quote(email.lower(), safe='@')}/page"
-                f"?access_token={quote(token)}")
-
-    def book(self, room: str, minutes: int) -> tuple[int, dict[str, Any]]:
-        """Book ``room`` from now for ``minutes``, as its device does; ``(status, answer)``."""
-        import requests
-
-        token = self._device_tokens.get(room) or self.api_token(f"device:{room}")
-        self._device_tokens[room] = token
-        answer = requests.post(f"{self.url('meetings_api')}/users/{room}/bookings", timeout=60,
-                               json={"minutes": minutes},
-                               headers={"Authorization": f"Bearer {token}"})
-        self.settle()  # the room's calendar syncs: the booking reaches its list and board
-        return answer.status_code, answer.json()
-
-    def join_notifications(self, email: str | None = None) -> list[dict[str, Any]]:
-        """The join notifications published so far (all, or ``email``'s), opened as the
-        collaboration cloud opens them: ``{"email", "start", "title", "join_url", "sip_uri"}``."""
-        from shared.bus.base import Topics
-        from shared.crypto.sealer import open_published
+    def _publication_kek(self) -> Any:
         from shared.keys.local import LocalKeysetKek
-        from shared.store import names
 
-        kek = LocalKeysetKek(self.data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
-        wanted = self.services.pseudonym(email) if email else None
-        result = []
-        for message in self.published(Topics.JOIN_NOTIFICATIONS):
-            if wanted and message["user_id"] != wanted:
-                continue
-            user = self.services.store.get(names.USERS, message["user_id"]) or {}
-            record = open_published({**message["sealed"], "user_id": message["user_id"]}, kek)
-            result.append({"email": user.get("email", message["user_id"]),
-                           "start": message["start"], **record})
-        return result
+        return LocalKeysetKek(self.data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
 
     def user_status(self, email: str) -> dict[str, Any]:
         from shared.users.status import user_status

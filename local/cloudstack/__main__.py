@@ -12,8 +12,19 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from local.__main__ import DEMO_USERS, HELP, _command
+from local.__main__ import DEMO_ROOMS, DEMO_USERS, console, run_command
+
+if TYPE_CHECKING:
+    from local.cloudstack.stack import CloudStack
+
+
+def answer(stack: CloudStack, line: str) -> str:
+    """The console of ``make run``, plus ``denials``: what IAM refused so far."""
+    if line.strip() == "denials":
+        return "\n".join(map(str, stack.iam_denials())) or "(none)"
+    return run_command(stack, line)  # type: ignore[arg-type]  # the same contract
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         for email, locale, timezone in DEMO_USERS:
             stack.add_user(email, locale=locale, timezone=timezone)
         statuses = {email: stack.activate(email) for email, _, _ in DEMO_USERS}
+        for room, name in DEMO_ROOMS:
+            stack.add_room(room, name)
+            statuses[room] = stack.activate_workspace(room)
         print(f"hybridcal CloudStack is running ({len(stack.functions)} functions, "
               f"started in {stack.startup_seconds:.0f} s)")
         print(f"  logs                 {stack.data_dir / 'logs'}")
@@ -50,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key:20s} pid {pid:<7d} {stack.functions[key].front.url}")
         admin = stack.api_token("admin")
         print("demo users: " + ", ".join(f"{e} ({s})" for e, s in statuses.items()))
+        user, room = DEMO_USERS[0][0], DEMO_ROOMS[0][0]
+        print("  " + f"{user.split('@')[0]}'s meetings".ljust(21) + stack.page_url(user))
+        print("  " + f"{room.split('@')[0]}'s board".ljust(21) + stack.page_url(room))
         print(f"  e.g. curl -H 'Authorization: Bearer {admin}' "
               f"{stack.url('meetings_api')}/users/alice@example.com/meetings")
         if args.once:
@@ -57,26 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             for denial in denials:
                 print(f"IAM denied: {denial}")
             return 0 if all(s == "active" for s in statuses.values()) and not denials else 1
-        print(HELP)
-        interactive = sys.stdin.isatty()
-        while True:
-            try:
-                line = input("hybridcal> ") if interactive else sys.stdin.readline()
-            except EOFError:
-                line = "quit"
-            if not interactive and line == "":
-                stack._stop.wait()  # no console: serve until interrupted
-            if line.strip() in ("quit", "exit"):
-                return 0
-            if line.strip() == "denials":
-                print("\n".join(map(str, stack.iam_denials())) or "(none)")
-                continue
-            try:
-                output = _command(stack, line)  # type: ignore[arg-type]
-            except Exception as exc:  # a demo console reports and keeps going
-                output = f"error: {type(exc).__name__}: {exc}"
-            if output:
-                print(output)
+        return console(stack, lambda line: answer(stack, line))
     except KeyboardInterrupt:
         return 0
     finally:

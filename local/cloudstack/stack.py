@@ -66,7 +66,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent import futures
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ from local.cloudstack.iam import (
 from local.cloudstack.ledger import Ledger, NeverSettles, Published, PushSubscription
 from local.cloudstack.pubsub import PublishProxy
 from local.cloudstack.terraform import PROJECT_NUMBER, Lazy, Plan, plain
+from local.harness import Harness
 from shared.clock import FakeClock, to_rfc3339
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ DEFAULT_VARIABLES: dict[str, Any] = {
     "meetings_api_admins": [ADMIN],
     "workspace_admin": ADMIN,
     "room_reader": "hybridcal-rooms@example.com",
+    "scheduling_account": "hybridcal-booking@example.com",  # organises device bookings
+    "device_booking_provider": "webex-personal-room",
     "webex_token_enabled": True,
     "meetings_api_tokens_enabled": True,
 }
@@ -165,7 +168,7 @@ class _Job:
     due: datetime
 
 
-class CloudStack:
+class CloudStack(Harness):
     """See the module docstring; the public methods are LocalStack's contract plus
     :meth:`processes`, :meth:`iam_denials`, :meth:`kill` and :meth:`restart`."""
 
@@ -458,24 +461,6 @@ class CloudStack:
         return float(min(sub.maximum_backoff,
                          sub.minimum_backoff * 2 ** max(0, delivery.attempts - 1)))
 
-    def advance(self, seconds: float = 0, **kwargs: float) -> None:
-        """Move the clock, fire the Scheduler jobs that fall due (in time order), settle."""
-        if self.real_time:
-            raise RuntimeError("advance() needs the fake clock (real_time=False)")
-        target = self.clock.now() + timedelta(seconds=seconds, **kwargs)
-        self.settle()
-        while True:
-            due = min((job.due for job in self._jobs), default=None)
-            if due is None or due > target:
-                break
-            if due > self.clock.now():
-                self.clock.set(due)
-            self._run_due_jobs()
-            self.settle()
-        if target > self.clock.now():
-            self.clock.set(target)
-        self.settle()
-
     def use_jobs(self, jobs: Iterable[str] | None) -> None:
         """Fire only these Scheduler jobs (``infra/`` keys; None = all) from now on."""
         self._schedules = None if jobs is None else set(jobs)
@@ -568,26 +553,36 @@ class CloudStack:
 
         return _Observed(self.store, load(self._env_of("process_changes")), self)
 
-    def operator_sealer(self) -> Any:
-        """A :class:`~shared.crypto.sealer.Sealer` over the store and the KMS key, as an
-        operator with KMS rights would build it to read sealed records."""
-        if getattr(self, "_sealer", None) is None:
+    @property
+    def config(self) -> Any:
+        """The settings the functions run with (as ``process_changes`` gets them)."""
+        return self.services.config
+
+    def _publication_kek(self) -> Any:
+        """The KMS key as an operator with KMS rights uses it (outside the plan's grants)."""
+        if getattr(self, "_operator_kek", None) is None:
             from google.api_core.client_options import ClientOptions
             from google.cloud import kms_v1
             from google.oauth2.credentials import Credentials
 
-            from shared.config import load
-            from shared.crypto.sealer import Sealer
             from shared.keys.kms import CloudKmsKek
-            from shared.runtime import _sealer
 
-            config = load(self._env_of("process_changes"))
             token = self.identities.issue("operator@cloudstack.local", OPERATOR, 24 * 3600)
             client = kms_v1.KeyManagementServiceClient(
                 transport="rest", credentials=Credentials(token),
                 client_options=ClientOptions(api_endpoint=self.kms.endpoint))
-            self._sealer = _sealer(Sealer, self.store, CloudKmsKek(config.kms_key or "", client),
-                                   self.clock, config)
+            self._operator_kek = CloudKmsKek(self.config.kms_key or "", client)
+        return self._operator_kek
+
+    def operator_sealer(self) -> Any:
+        """A :class:`~shared.crypto.sealer.Sealer` over the store and the KMS key, as an
+        operator with KMS rights would build it to read sealed records."""
+        if getattr(self, "_sealer", None) is None:
+            from shared.crypto.sealer import Sealer
+            from shared.runtime import _sealer
+
+            self._sealer = _sealer(Sealer, self.store, self._publication_kek(), self.clock,
+                                   self.config)
         return self._sealer
 
     def environment(self, function: str) -> dict[str, str]:
@@ -634,8 +629,9 @@ class CloudStack:
         for email in (self._variables.get("workspace_admin"),):
             if email:
                 self.sim.add_user(email, admin=True)
-        if self._variables.get("room_reader"):
-            self.sim.add_user(self._variables["room_reader"])
+        for account in ("room_reader", "scheduling_account"):  # the tenant's delegated users
+            if self._variables.get(account):
+                self.sim.add_user(self._variables[account])
         for email in self._variables.get("meetings_api_admins", []):
             if email.lower() not in self.sim.users:
                 self.sim.add_user(email, admin=True)

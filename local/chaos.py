@@ -261,6 +261,8 @@ def _run(settings: ChaosSettings, progress: Callable[[str], None] | None) -> Cha
         emails = [f"user{i:04d}@example.com" for i in range(settings.users)]
         for email in emails:
             stack.add_user(email)
+        # Activation opens every channel: that is where a sync may overtake the watch answer.
+        stack.faults.set(early_sync=settings.early_sync, seed=settings.seed)
         statuses = Counter(stack.activate(email) for email in emails)
         say(f"activated {statuses['active']} of {len(emails)} users "
             f"({time.monotonic() - began:.0f} s)")
@@ -325,6 +327,7 @@ def _check(report: ChaosReport, stack: Any, day: Day, run_end: datetime,
     keyword_events = 0
     webex_links = {m["webLink"] for m in stack.webex.meetings.values()} if stack.webex else set()
     refused = stack.sim.refused_patches()  # Google refused their patches: skipped by design
+    report.figures.append(("events whose patches Google refused (skipped)", str(len(refused))))
     for tracked in day.tracked:
         if tracked.cancelled or (tracked.owner, tracked.event_id) in refused:
             continue

@@ -17,6 +17,8 @@ from shared.clock import FakeClock
 from shared.config import Config
 from shared.crypto.sealer import Sealer
 from shared.keys.local import LocalKeysetKek
+from shared.keyword import joinblock
+from shared.keyword.event_patch import KEY_HASH
 from shared.meetings import index
 from shared.runtime import Services
 from shared.store import names
@@ -24,6 +26,8 @@ from shared.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
+MEET = {"entryPoints": [{"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}],
+        "conferenceSolution": {"key": {"type": "hangoutsMeet"}}}
 
 
 class NoGoogle:
@@ -188,3 +192,97 @@ def test_a_cancelled_meeting_disappears_and_a_cancelled_series_takes_its_occurre
                                 {"id": "single", "status": "cancelled"})
     assert [(c.key, c.op) for c in changes] == [("u1|single", "delete")]
     assert _listed(services) == {}
+
+
+def _block(url, sip=None):
+    return joinblock.render(joinblock.BlockContent(url, "Video", sip), locale="en",
+                            timezone="UTC", created=NOW)
+
+
+def _ours(description, **extra):
+    return {"description": description,
+            "extendedProperties": {"private": {KEY_HASH: "h"}}, **extra}
+
+
+def test_a_join_block_copied_by_hand_does_not_beat_googles_meet_link():
+    copied = {"description": _block("https://example.webex.com/meet/other"),
+              "conferenceData": MEET}
+    assert index.join_details(copied)[0] == "https://meet.google.com/abc-defg-hij"
+
+
+def test_our_block_with_an_unknown_service_is_listed_as_custom_without_sip():
+    assert index.join_details(_ours(_block("https://video.example.org/room/42"))) == (
+        "https://video.example.org/room/42", "custom", None)
+
+
+def test_our_block_and_the_event_name_a_self_hosted_service_only_on_our_domains(services):
+    url = "https://meet.example.com/anna/ABCD1234"
+    assert index.join_details(_ours(_block(url)), ("example.com",))[1] == "skype-for-business"
+    assert index.join_details(_ours(_block(url)))[1] == "custom"
+    services.config = Config(org_domains=("example.com",))
+    index.upsert(services, "u1", "a@example.com", _event(location=url), None)
+    assert _listed(services)["e1"]["service"] == "skype-for-business"
+
+
+def test_the_sip_address_comes_from_location_then_description(services):
+    sip_a, sip_b = "sip:anna@example.webex.com", "sip:room@example.webex.com"
+    index.upsert(services, "u1", "a@example.com",
+                 _event("e1", location=f"Room {sip_a}", description=f"Dial {sip_b}"), None)
+    index.upsert(services, "u1", "a@example.com", _event("e2", description=f"Dial {sip_b}"),
+                 None)
+    listed = _listed(services)
+    assert (listed["e1"]["sip_uri"], listed["e2"]["sip_uri"]) == (sip_a, sip_b)
+    assert index.join_details(_ours(_block(ZOOM, sip_b)))[2] == sip_b
+
+
+def test_a_tentative_meeting_is_listed_as_tentative(services):
+    index.upsert(services, "u1", "a@example.com", _event(status="tentative"), None)
+    assert _listed(services)["e1"]["status"] == "tentative"
+
+
+def test_an_occurrence_with_a_start_but_no_end_is_not_listed(services):
+    event = _event()
+    del event["end"]
+    assert index.upsert(services, "u1", "a@example.com", event, None) is None
+    assert _listed(services) == {}
+
+
+def test_a_change_google_stamps_as_updated_is_published_even_with_the_same_etag(services):
+    index.upsert(services, "u1", "a@example.com", _event(), None)
+    change = index.upsert(services, "u1", "a@example.com", _event(updated="u2", summary="New"),
+                          None)
+    assert change is not None and change.record["title"] == "New"
+
+
+def test_a_snapshot_lists_every_meeting_as_an_upsert_under_its_key(services):
+    index.upsert(services, "u1", "a@example.com", _event(), None)
+    assert [(c.key, c.op) for c in index.snapshot(services, "u1")] == [("u1|e1", "upsert")]
+
+
+def test_a_series_is_listed_per_occurrence_and_follows_its_cancellations(stack):
+    from shared.clock import to_rfc3339
+
+    email = "anna@example.com"
+    stack.add_user(email)
+    stack.activate(email)
+    events = stack.calendar(email).events()
+    start = stack.now() + timedelta(hours=2)
+    series = events.insert(calendarId="primary", body={
+        "summary": "Daily", "location": ZOOM, "recurrence": ["RRULE:FREQ=DAILY;COUNT=3"],
+        "start": {"dateTime": to_rfc3339(start), "timeZone": "UTC"},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30)), "timeZone": "UTC"},
+    }).execute()
+    stack.settle()
+    services, user_id = stack.services, stack.services.pseudonym(email)
+    listed = _listed(services, user_id)
+    assert len(listed) == 3
+    assert {r["series_id"] for r in listed.values()} == {series["id"]}
+    assert {r["join_url"] for r in listed.values()} == {ZOOM}
+    assert index.series_ids(services, user_id) == [series["id"]]
+    occurrences = sorted(listed, key=lambda key: listed[key]["start"])
+    events.delete(calendarId="primary", eventId=occurrences[1]).execute()
+    stack.settle()
+    assert sorted(_listed(services, user_id)) == sorted([occurrences[0], occurrences[2]])
+    events.delete(calendarId="primary", eventId=series["id"]).execute()
+    stack.settle()
+    assert _listed(services, user_id) == {} and index.series_ids(services, user_id) == []

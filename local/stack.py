@@ -203,6 +203,9 @@ class LocalStack(Harness):
         self._loop_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.crash_injector: CrashInjector | None = None
+        from shared.billing import Meter
+
+        self.functions_meter = Meter()  # invocations and CPU seconds per entry point (billing())
 
     # -- lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -491,7 +494,12 @@ class LocalStack(Harness):
             environ = dict(environ)
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + "/" + name
             environ["PATH_INFO"] = "/" + rest
-            return target(environ, start_response)
+            with self._invocation(name):
+                body = target(environ, start_response)
+                try:
+                    return [b"".join(body)]  # the handler's work, streamed bodies included
+                finally:
+                    getattr(body, "close", lambda: None)()
 
         self._server = make_server("127.0.0.1", 0, app, threaded=True,
                                    request_handler=QuietHandler)
@@ -514,6 +522,10 @@ class LocalStack(Harness):
                 injector.end()
 
         def post(message: Message) -> None:
+            with self._invocation(target):
+                return post_once(message)
+
+        def post_once(message: Message) -> None:
             client = self._apps[target].test_client()
             envelope = {
                 "message": {
@@ -541,6 +553,40 @@ class LocalStack(Harness):
                 raise RuntimeError(f"{target} answered {response.status_code}: redeliver")
 
         return deliver
+
+    def _invocation(self, target: str) -> Any:
+        """Count one invocation of ``target`` and the CPU time its thread spends in it
+        (``time.thread_time``: the simulator, which stands for Google, runs in other threads)."""
+        import contextlib
+        import time
+
+        meter = self.functions_meter
+
+        @contextlib.contextmanager
+        def counted() -> Any:
+            started, wall = time.thread_time(), time.perf_counter()
+            try:
+                yield
+            finally:
+                cpu = time.thread_time() - started
+                elapsed = time.perf_counter() - wall
+                meter.add("functions.invocations", detail=target)
+                meter.add("functions.cpu_seconds", cpu, detail=target)
+                # Cloud Run bills instance time rounded up to 100 ms; a request alone on its
+                # instance (concurrency 1, or a quiet instance) is billed at least that.
+                meter.add("functions.billed_seconds", max(0.1, elapsed), detail=target)
+
+        return counted()
+
+    def billing(self) -> Counter:
+        """What Google would bill for the work so far (see ``docs/cost.md``): Firestore reads,
+        writes and deletes, Pub/Sub messages and bytes, KMS calls, function invocations and CPU
+        seconds, as totals and per collection, topic or entry point (``key:detail``)."""
+        from shared.billing import total
+
+        counts = self.services.billing()
+        counts.update(total([self.functions_meter]))
+        return counts
 
     def _next_wait(self) -> timedelta | None:
         now = self.clock.now()

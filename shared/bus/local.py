@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared import failpoints
+from shared.billing import Meter, pubsub_message_bytes, pubsub_request_bytes
 from shared.bus.base import Message, Topics
 from shared.clock import Clock, SystemClock
 
@@ -53,7 +54,11 @@ class LocalBus:
         *,
         min_backoff: timedelta = timedelta(seconds=10),
         max_backoff: timedelta = timedelta(seconds=600),
+        meter: Meter | None = None,
     ) -> None:
+        """``meter`` counts what Pub/Sub would bill (:mod:`shared.billing`): each publish and
+        each push delivery is one request of at least 1,000 bytes."""
+        self.meter = meter or Meter()
         self._clock = clock or SystemClock()
         self._min_backoff = min_backoff
         self._max_backoff = max_backoff
@@ -78,7 +83,10 @@ class LocalBus:
             ordering_key=ordering_key,
             attributes=dict(attributes or {}),
         )
-        message.encoded()  # fail here, at the publisher, on anything not JSON-serialisable
+        encoded = message.encoded()  # fail here, at the publisher, on anything not JSON
+        self.meter.add("pubsub.messages", detail=topic)
+        self.meter.add("pubsub.bytes", pubsub_request_bytes(pubsub_message_bytes(
+            encoded, message.attributes, message.message_id, ordering_key)), detail=topic)
         with self._lock:
             self._published[topic].append(message)
             for sub in self._subscriptions.values():
@@ -136,6 +144,11 @@ class LocalBus:
             sub, pending = item
             delivered += 1
             message = replace(pending.message, delivery_attempt=pending.attempt)
+            # a push delivery is a request of its own, billed like the publish
+            self.meter.add("pubsub.deliveries", detail=message.topic)
+            self.meter.add("pubsub.bytes", pubsub_request_bytes(pubsub_message_bytes(
+                message.encoded(), message.attributes, message.message_id,
+                message.ordering_key)), detail=message.topic)
             try:
                 sub.handler(message)
             except Exception as exc:  # the handler asked for redelivery

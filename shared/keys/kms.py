@@ -12,6 +12,7 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
+from shared.billing import Meter
 from shared.keys.base import UnwrapFailed
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ class CloudKmsKek:
     small, shown by the tests and ``bench/bench_crypto.py``.
     """
 
-    def __init__(self, key_name: str, client: KeyManagementServiceClient | None = None) -> None:
+    def __init__(self, key_name: str, client: KeyManagementServiceClient | None = None, *,
+                 meter: Meter | None = None) -> None:
         if key_name.startswith(URI_PREFIX):
             key_name = key_name[len(URI_PREFIX):]
         if not _KEY_NAME.match(key_name):
@@ -40,6 +42,7 @@ class CloudKmsKek:
         self._client = client
         self._lock = threading.Lock()
         self.calls = 0
+        self.meter = meter or Meter()  # kms.calls, as Cloud KMS bills key operations
 
     @property
     def key_uri(self) -> str:
@@ -85,6 +88,7 @@ class CloudKmsKek:
     def _count(self) -> None:
         with self._lock:
             self.calls += 1
+        self.meter.add("kms.calls")
 
 
 def _status(exc: GoogleAPICallError) -> str:

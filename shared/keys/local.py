@@ -17,6 +17,7 @@ from pathlib import Path
 import tink
 from tink import aead, secret_key_access
 
+from shared.billing import Meter
 from shared.keys.base import UnwrapFailed
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,7 +31,10 @@ class InsecureKeysetFile(PermissionError):
 class LocalKeysetKek:
     """Wraps data keys with an AES-256-GCM Tink keyset kept in a local file."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, meter: Meter | None = None) -> None:
+        """``meter`` counts wraps and unwraps as ``kms.calls``: deployed, each is a Cloud KMS
+        operation, so the embedded stack's count is the cost model's."""
+        self.meter = meter or Meter()
         if os.environ.get("K_SERVICE"):
             raise InsecureKeysetFile(
                 "a local keyset file is for the embedded mode only; this process runs on "
@@ -47,11 +51,13 @@ class LocalKeysetKek:
 
     def wrap(self, plaintext_key: bytes, associated_data: bytes) -> bytes:
         """AES-256-GCM under the local keyset, bound to the associated data."""
+        self.meter.add("kms.calls")
         wrapped: bytes = self._aead.encrypt(plaintext_key, associated_data)
         return wrapped
 
     def unwrap(self, wrapped: bytes, associated_data: bytes) -> bytes:
         """Raises :class:`UnwrapFailed` on any authentication failure."""
+        self.meter.add("kms.calls")
         try:
             plaintext_key: bytes = self._aead.decrypt(wrapped, associated_data)
             return plaintext_key

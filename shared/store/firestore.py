@@ -45,6 +45,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
+from shared.billing import Meter
 from shared.store.base import Conflict, Document, Filter, matches
 
 if TYPE_CHECKING:
@@ -134,8 +135,11 @@ class FirestoreStore:
         database: str = "(default)",
         prefix: str = "",
         max_attempts: int = 10,
+        meter: Meter | None = None,
     ) -> None:
-        """``prefix`` is prepended to collection names (tests and side-by-side deployments)."""
+        """``prefix`` is prepended to collection names (tests and side-by-side deployments);
+        ``meter`` counts billed reads, writes and deletes (:mod:`shared.billing`)."""
+        self.meter = meter or Meter()
         self._client = client or firestore.Client(project=project, database=database)
         self._prefix = prefix
         self._max_attempts = max_attempts
@@ -181,9 +185,11 @@ class FirestoreStore:
 
     # -- Store ---------------------------------------------------------------------------------
     def get(self, collection: str, key: str) -> Document | None:
+        self.meter.add("firestore.reads", detail=collection)
         return self._from_snapshot(self._ref(collection, key).get())
 
     def put(self, collection: str, key: str, doc: Document) -> None:
+        self.meter.add("firestore.writes", detail=collection)
         self._ref(collection, key).set(self._to_firestore(key, doc))
 
     def merge(self, collection: str, key: str, fields: Document) -> None:
@@ -191,11 +197,14 @@ class FirestoreStore:
         # (merge=True would merge nested maps too, which SQLite does not do).
         data = self._to_firestore(key, fields)
         paths = [FieldPath(name) for name in data]
+        self.meter.add("firestore.writes", detail=collection)
         # merge= is annotated bool, but Firestore documents and accepts a list of field paths.
         self._ref(collection, key).set(data, merge=paths)  # type: ignore[arg-type]
 
     def delete(self, collection: str, key: str) -> bool:
         # An exists precondition tells in one atomic write whether there was something to delete.
+        # Counted whether or not the document existed: the request is the billed operation.
+        self.meter.add("firestore.deletes", detail=collection)
         try:
             self._ref(collection, key).delete(option=self._client.write_option(exists=True))
         except gexc.NotFound:
@@ -203,6 +212,7 @@ class FirestoreStore:
         return True
 
     def create(self, collection: str, key: str, doc: Document) -> bool:
+        self.meter.add("firestore.writes", detail=collection)
         try:
             self._ref(collection, key).create(self._to_firestore(key, doc))
         except gexc.AlreadyExists:
@@ -214,6 +224,7 @@ class FirestoreStore:
     ) -> T:
         ref = self._ref(collection, key)
         attempts = 0
+        outcome = [""]  # what the last attempt's commit writes: counted once it commits
 
         @firestore.transactional
         def attempt(transaction: Transaction) -> T:
@@ -228,12 +239,17 @@ class FirestoreStore:
                               attempts, pause)
                 self._sleep(pause)
             snapshot = ref.get(transaction=transaction)
+            self.meter.add("firestore.reads", detail=collection)  # every attempt's read is billed
             new_doc, result = fn(self._from_snapshot(snapshot))
             if new_doc is None:
                 if snapshot.exists:
                     transaction.delete(ref)
+                    outcome[0] = "firestore.deletes"
+                else:
+                    outcome[0] = ""
             else:
                 transaction.set(ref, self._to_firestore(key, new_doc))
+                outcome[0] = "firestore.writes"
             return result
 
         while True:
@@ -250,6 +266,8 @@ class FirestoreStore:
                     raise
                 failure = exc
             else:
+                if outcome[0]:
+                    self.meter.add(outcome[0], detail=collection)
                 return committed
             attempts = max(attempts, before + 1)  # an abort before fn ran counts too
             if attempts >= self._max_attempts:
@@ -299,6 +317,7 @@ class FirestoreStore:
         if limit is not None:
             q = q.limit(int(limit))
         rows = [(self._key_of(s), self._from_snapshot(s) or {}) for s in q.stream()]
+        self._count_query(collection, len(rows))
         return [(key, doc) for key, doc in rows if matches(doc, filters)]
 
     def _query_local(
@@ -315,6 +334,7 @@ class FirestoreStore:
             (self._key_of(s), self._from_snapshot(s) or {})
             for s in self._base_query(collection, server_filters).stream()
         ]
+        self._count_query(collection, len(rows))  # every streamed match is billed
         rows = [(key, doc) for key, doc in rows if matches(doc, filters)]
         if start_after is not None:
             rows = [(key, doc) for key, doc in rows if key > start_after]
@@ -333,10 +353,13 @@ class FirestoreStore:
         deleted = 0
         batch = self._client.batch()
         pending = 0
+        streamed = 0
         for snapshot in self._base_query(collection, server_filters).stream():
+            streamed += 1
             if not matches(self._from_snapshot(snapshot) or {}, filters):
                 continue
             batch.delete(snapshot.reference)
+            self.meter.add("firestore.deletes", detail=collection)
             pending += 1
             if pending == MAX_BATCH:
                 batch.commit()
@@ -345,7 +368,12 @@ class FirestoreStore:
         if pending:
             batch.commit()
             deleted += pending
+        self._count_query(collection, streamed)
         return deleted
+
+    def _count_query(self, collection: str, documents: int) -> None:
+        """Firestore bills every document a query returns, and one read when it returns none."""
+        self.meter.add("firestore.reads", max(1, documents), detail=collection)
 
     def iter_all(self, collection: str, page_size: int = 500) -> Iterator[tuple[str, Document]]:
         last: str | None = None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from shared import failpoints
+from shared.billing import Meter
 from shared.store.base import Conflict, Document, Filter, matches
 
 T = TypeVar("T")
@@ -33,8 +34,12 @@ _SQL_OPS = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 class SqliteStore:
     """:class:`shared.store.base.Store` over a SQLite file."""
 
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = 10_000,
+                 meter: Meter | None = None) -> None:
+        """``meter`` counts operations as Firestore would bill them (see :mod:`shared.billing`):
+        the embedded stack stands for the deployed one, so its counts are the cost model's."""
         self.path = Path(path)
+        self.meter = meter or Meter()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
@@ -89,6 +94,7 @@ class SqliteStore:
 
     # -- Store -------------------------------------------------------------------------------
     def get(self, collection: str, key: str) -> Document | None:
+        self.meter.add("firestore.reads", detail=collection)
         row = self._connection().execute(
             "SELECT data FROM documents WHERE collection=? AND key=?", (collection, key)
         ).fetchone()
@@ -96,6 +102,7 @@ class SqliteStore:
 
     def put(self, collection: str, key: str, doc: Document) -> None:
         data = _dumps(doc)
+        self.meter.add("firestore.writes", detail=collection)
         self._write(
             lambda conn: conn.execute(
                 "INSERT INTO documents(collection, key, data) VALUES (?,?,?) "
@@ -108,9 +115,13 @@ class SqliteStore:
         def apply(current: Document | None) -> tuple[Document, None]:
             return {**(current or {}), **fields}, None
 
-        self.transact(collection, key, apply)
+        # Firestore merges without reading (one set with a field mask): one write, no read.
+        self.meter.add("firestore.writes", detail=collection)
+        self._write(self._transaction(collection, key, apply))
 
     def delete(self, collection: str, key: str) -> bool:
+        # Counted whether or not the document existed: the request is the billed operation.
+        self.meter.add("firestore.deletes", detail=collection)
         cur = self._write(
             lambda conn: conn.execute(
                 "DELETE FROM documents WHERE collection=? AND key=?", (collection, key)
@@ -120,6 +131,7 @@ class SqliteStore:
 
     def create(self, collection: str, key: str, doc: Document) -> bool:
         data = _dumps(doc)
+        self.meter.add("firestore.writes", detail=collection)
         cur = self._write(
             lambda conn: conn.execute(
                 "INSERT OR IGNORE INTO documents(collection, key, data) VALUES (?,?,?)",
@@ -131,11 +143,21 @@ class SqliteStore:
     def transact(
         self, collection: str, key: str, fn: Callable[[Document | None], tuple[Document | None, T]]
     ) -> T:
+        self.meter.add("firestore.reads", detail=collection)
+        return self._write(self._transaction(collection, key, fn, count=True))
+
+    def _transaction(
+        self, collection: str, key: str, fn: Callable[[Document | None], tuple[Document | None, T]],
+        *, count: bool = False,
+    ) -> Callable[[sqlite3.Connection], T]:
         def run(conn: sqlite3.Connection) -> T:
             row = conn.execute(
                 "SELECT data FROM documents WHERE collection=? AND key=?", (collection, key)
             ).fetchone()
             new_doc, result = fn(json.loads(row[0]) if row else None)
+            if count and (new_doc is not None or row):
+                self.meter.add("firestore.writes" if new_doc is not None else "firestore.deletes",
+                               detail=collection)
             if new_doc is None:
                 if row:
                     conn.execute(
@@ -149,7 +171,7 @@ class SqliteStore:
                 )
             return result
 
-        return self._write(run)
+        return run
 
     def query(
         self,
@@ -196,7 +218,10 @@ class SqliteStore:
         result = [(key, json.loads(data)) for key, data in rows]
         # Belt and braces: the SQL filter is authoritative, this keeps None/bool semantics
         # identical to the shared matcher used by the contract tests.
-        return [(key, doc) for key, doc in result if matches(doc, filters)]
+        result = [(key, doc) for key, doc in result if matches(doc, filters)]
+        # Firestore bills the documents a query returns, and one read for a query returning none.
+        self.meter.add("firestore.reads", max(1, len(result)), detail=collection)
+        return result
 
     def delete_where(self, collection: str, filters: Iterable[Filter]) -> int:
         filters = list(filters)
@@ -206,6 +231,10 @@ class SqliteStore:
                 "SELECT key, data FROM documents WHERE collection=?", (collection,)
             ).fetchall()
             doomed = [key for key, data in rows if matches(json.loads(data), filters)]
+            # as on Firestore: a query for the matches (at least one read), a delete for each
+            self.meter.add("firestore.reads", max(1, len(doomed)), detail=collection)
+            if doomed:
+                self.meter.add("firestore.deletes", len(doomed), detail=collection)
             conn.executemany(
                 "DELETE FROM documents WHERE collection=? AND key=?",
                 [(collection, key) for key in doomed],

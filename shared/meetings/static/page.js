@@ -9,7 +9,8 @@
   var every = Number(app.dataset.refresh) * 1000;
   var tickMs = Number(app.dataset.tick) * 1000;
   var early = Number(app.dataset.joinEarly) * 60000;
-  var skew = 0, busy = false;
+  var skew = 0, inflight = null;
+  var TIMEOUT_MS = 15000;  // a hung request counts as offline, not as still loading
 
   function content() { return document.getElementById('content'); }
   function sync() { skew = Number(content().dataset.now) - Date.now(); }
@@ -56,11 +57,15 @@
     note.hidden = !on;
   }
 
-  function refresh() {
-    if (busy) return Promise.resolve();
-    busy = true;
-    return fetch('page?part=content', {credentials: 'same-origin', cache: 'no-store',
-                                       headers: {'X-Hybridcal-Page': '1'}})
+  // One request at a time. The timer's refreshes skip while one is out; a booking's waits for
+  // it and then asks again, so the board it redraws already shows the booking.
+  function refresh(after) {
+    if (inflight) return after ? inflight.then(function () { return refresh(); }) : inflight;
+    var stop = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = stop && setTimeout(function () { stop.abort(); }, TIMEOUT_MS);
+    inflight = fetch('page?part=content', {credentials: 'same-origin', cache: 'no-store',
+                                           headers: {'X-Hybridcal-Page': '1'},
+                                           signal: stop ? stop.signal : undefined})
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (text) {
         var fresh = new DOMParser().parseFromString(text, 'text/html').getElementById('content');
@@ -77,7 +82,8 @@
         offline(true, status === 401);
         app.dataset.error = status === 401 ? 'signed out' : 'refresh failed';
       })
-      .then(function () { busy = false; });
+      .then(function () { clearTimeout(timer); inflight = null; });
+    return inflight;
   }
 
   function clock(iso) {
@@ -123,7 +129,7 @@
           say(T.failed);
         }
         // The board redraws first, then says it is done (tests and devices can rely on it).
-        return refresh().then(function () { app.dataset.booking = String(answer.status); });
+        return refresh(true).then(function () { app.dataset.booking = String(answer.status); });
       }, function () { say(T.failed); app.dataset.booking = 'error'; })
       .then(function () { button.disabled = false; });
   });
@@ -131,5 +137,5 @@
   sync();
   tick();
   setInterval(tick, tickMs);
-  setInterval(refresh, every);
+  setInterval(function () { refresh(); }, every);
 })();

@@ -251,6 +251,13 @@ def test_refresh_shows_new_meetings_and_says_when_it_is_offline(stack) -> None:
             page.clock.run_for(30_000)
             page.locator('#app[data-error="signed out"]').wait_for(state="attached")
             assert offline.inner_text() == "Signed out: open this page again from its link"
+
+            page.route("**/page?part=content", lambda route: None)  # answered never
+            page.clock.run_for(30_000)  # the next refresh starts and hangs
+            assert app.get_attribute("data-error") == "signed out"
+            page.clock.run_for(15_000)  # its time is up: offline, not "still loading"
+            page.locator('#app[data-error="refresh failed"]').wait_for(state="attached")
+            assert offline.inner_text().startswith("Offline — last updated")
         finally:
             browser.close()
 

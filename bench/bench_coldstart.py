@@ -6,9 +6,10 @@ Every figure is the median of ``--repeat`` fresh interpreters (nothing cached in
 interpreter startup excluded; ours and baseline take turns, so load drift hits both alike):
 
 * **ours**: ``functions_framework.create_app(target, "main.py")``, what the runtime does when an
-  instance starts, then what the first request imports: the cloud wiring of
-  ``shared.runtime.build_cloud`` (Firestore store, Pub/Sub bus, Sealer with Cloud KMS,
-  Workspace client factory), every module the entry point's file and the ``functions/`` helpers
+  instance starts, then what the first request does: ``deps()`` builds the cloud wiring of
+  ``shared.runtime.build_cloud`` for real (Firestore store, Pub/Sub bus; the Sealer with Cloud
+  KMS and the Workspace client factory only where the entry point uses them, since they are
+  built on first use), every module the entry point's file and the ``functions/`` helpers
   it uses (``_deps``, ``_events``, ``_api``) import inside functions, found by reading their
   syntax trees, and the lazy imports deeper in ``shared/`` that its first request reaches
   (:data:`FIRST_USE`: delegated clients, ``tenacity`` retries, ``re2`` join-link parsing, ID
@@ -70,14 +71,33 @@ FIRST_USE: dict[str, tuple[str, ...]] = {
     "dispatch_join_notifications": (),
 }
 HTTP = {"intake_push", "provision_users", "meetings_api"}
-CLOUD_WIRING = ("shared.store.firestore", "shared.bus.pubsub", "shared.crypto.sealer",
-                "shared.keys.kms", "shared.google.factory")
+# The components built on first use (shared.runtime.Lazy), by what the entry point needs.
+SEALER_WIRING = ("shared.crypto.sealer", "shared.keys.kms")
+GOOGLE_WIRING = ("shared.google.factory",)
+# A deployment's environment (values shaped as infra/ sets them; nothing is called: the
+# Firestore client is built against an emulator address, so it needs no credentials).
+CLOUD_ENV = {
+    "HYBRIDCAL_MODE": "cloud",
+    "HYBRIDCAL_DELEGATED_SA": "hybridcal-delegate@proj-123456.iam.gserviceaccount.com",
+    "HYBRIDCAL_INTAKE_URL": "https://example.invalid/intake",
+    "HYBRIDCAL_KMS_KEY": "projects/proj-123456/locations/us-central1/keyRings/r/cryptoKeys/k",
+    "HYBRIDCAL_ORG_DOMAINS": "example.com",
+    "GOOGLE_CLOUD_PROJECT": "proj-123456",
+    "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+}
+_FIRST_DEPS = "from functions._deps import deps\ndeps()\n"
+
+
+def wiring(needs: tuple[str, ...]) -> tuple[str, ...]:
+    """The lazily built components an entry point's first requests build."""
+    return (*(SEALER_WIRING if TINK in needs else ()),
+            *(GOOGLE_WIRING if GOOGLE_API in needs else ()))
 
 _TIMER = """
 import sys, time
 started = time.perf_counter()
 {body}
-print(time.perf_counter() - started, len(sys.modules))
+print(time.perf_counter() - started, len(sys.modules), int("tink" in sys.modules))
 """
 
 
@@ -100,10 +120,14 @@ def lazy_imports(target: str) -> list[str]:
 
 
 def _run(body: str, cwd: Path) -> tuple[float, int]:
-    """(seconds, modules loaded) of ``body`` in a fresh interpreter (startup excluded)."""
+    """(seconds, modules loaded) of ``body`` in a fresh interpreter (startup excluded); the
+    modules count is negative when Tink was loaded (shown in the table's tink column)."""
+    import os
+
     out = subprocess.run([sys.executable, "-c", _TIMER.format(body=body)], cwd=cwd,
-                         capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), int(out[1])
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, **CLOUD_ENV}).stdout.split()
+    return float(out[0]), int(out[1]) * (-1 if out[2] == "1" else 1)
 
 
 def _time(runs: list[tuple[str, Path]], repeat: int) -> list[tuple[float, int]]:
@@ -137,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         for target, needs in NEEDS.items():
             ours_body = (f"import functions_framework\n"
                          f"functions_framework.create_app({target!r}, 'main.py')\n"
-                         + _imports([*CLOUD_WIRING, *lazy_imports(target),
+                         + _FIRST_DEPS
+                         + _imports([*wiring(needs), *lazy_imports(target),
                                      *FIRST_USE[target], *needs]))
             kind = "http_fn" if target in HTTP else "event_fn"
             base_body = (f"import functions_framework\n"
@@ -147,16 +172,18 @@ def main(argv: list[str] | None = None) -> None:
                 [(ours_body, ROOT), (base_body, bare)], repeat)
             rows.append((target, ours, base, ours_modules, base_modules))
     print(f"{'entry point':<30}{'ours ms':>9}{'baseline ms':>13}{'ratio':>7}"
-          f"{'modules':>9}{'baseline':>10}")
+          f"{'modules':>9}{'baseline':>10}{'tink':>6}")
     for target, ours, base, ours_modules, base_modules in rows:
+        tink = "yes" if ours_modules < 0 else "no"
         print(f"{target:<30}{ours * 1000:>9.0f}{base * 1000:>13.0f}{ours / base:>7.2f}"
-              f"{ours_modules:>9}{base_modules:>10}")
+              f"{abs(ours_modules):>9}{abs(base_modules):>10}{tink:>6}")
         record(f"cold start: {target}", f"{ours * 1000:.0f} ms",
                f"{base * 1000:.0f} ms (bare functions-framework + its clients)", ours / base)
     print(f"\n`import main` alone (shared by all seven): {main_only * 1000:.0f} ms, "
-          f"{main_modules} modules. Medians of {repeat} fresh interpreters each, ours and "
+          f"{abs(main_modules)} modules. Medians of {repeat} fresh interpreters each, ours and "
           "baseline taking turns; interpreter startup excluded; 'modules' = len(sys.modules) "
-          "once ready. Clients in both columns:")
+          "once ready; 'tink' = whether ours loaded Tink (only entry points that seal or open "
+          "records should). Clients in both columns:")
     for target, needs in NEEDS.items():
         print(f"  {target}: {', '.join(needs)}")
 

@@ -5,8 +5,9 @@ keyword edits and switches, a daily series, reschedules, cancellations, vacation
 every meeting at least 3.5 hours after its last change) on the deployed topology, with the
 simulator's faults, while a killer SIGKILLs the instance of a function that is handling a
 request at that moment (its whole process group, as an OOM kill or a crashed host would) and
-starts a new one, as Cloud Run does. The requests it was serving get Cloud Run's 503: Pub/Sub
-redelivers pushes, the simulator re-sends push notifications. Then the checks of
+starts a new one, as Cloud Run does. The requests it was serving get Cloud Run's 503 (Pub/Sub
+redelivers pushes, the simulator re-sends push notifications); requests arriving meanwhile wait
+for the new instance, as Cloud Run holds them while it starts one. Then the checks of
 :func:`local.chaos._check` run against what CloudStack stored (Firestore), published (the
 publish proxies' ledger, dead letters included) and logged (every instance's log), plus: no IAM
 denial.
@@ -44,7 +45,7 @@ from local.chaos import (
 
 @dataclass(frozen=True)
 class KillSettings:
-    interval: float = 3.0  # real seconds between kills (only of an instance mid-request)
+    interval: float = 10.0  # real seconds between kills (only of an instance mid-request)
     restart_after: float = 0.3  # real seconds before Cloud Run's new instance starts
 
 
@@ -220,14 +221,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=ChaosSettings.seed)
     parser.add_argument("--kill-interval", type=float, default=KillSettings.interval,
                         help="real seconds between kills of a busy instance")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the functions' logs here (default: a temporary directory)")
     for name in ("rate_limit", "server_error", "timeout", "duplicate_push", "drop_push",
                  "vacation_share"):
         parser.add_argument("--" + name.replace("_", "-"), type=float,
                             default=getattr(CLOUD_DEFAULTS, name), help="a share, 0..1")
     args = vars(parser.parse_args(argv))
     kills = KillSettings(interval=args.pop("kill_interval"))
+    data_dir = args.pop("data_dir")
     settings = ChaosSettings(**args)
-    report = run(settings, kills, progress=lambda text: print(f"[cloud chaos] {text}",
+    report = run(settings, kills, data_dir=data_dir, progress=lambda text: print(f"[cloud chaos] {text}",
                                                               file=sys.stderr, flush=True))
     print(f"# CloudStack chaos run: {settings.users} users, seed {settings.seed}, a busy "
           f"instance SIGKILLed every {kills.interval:g} s; faults: {settings.rate_limit:.0%} "

@@ -69,8 +69,12 @@ class Front:
         self._generation = 0  # a new instance: no pooled connection to the old one is reused
         self._local = threading.local()
         self.requests = 0
+        self.push_deliveries = 0  # Pub/Sub push requests, and their billed bytes (#20)
+        self.push_bytes = 0
         self._in_flight = 0
         self._count_lock = threading.Lock()
+        self._ready = threading.Condition()
+        self._closing = False
         self._server = _Server(self._app, f"front-{name}")
         self.url = self._server.url
 
@@ -80,10 +84,23 @@ class Front:
 
     @target.setter
     def target(self, value: str | None) -> None:
-        self._target = value
-        self._generation += 1
+        with self._ready:
+            self._target = value
+            self._generation += 1
+            self._ready.notify_all()
+
+    def _wait_for_instance(self, timeout: float) -> str | None:
+        """The instance to forward to; while it is being replaced, wait for the new one, as
+        Cloud Run holds a request while it starts another instance (within the request's
+        timeout): only the requests the dead instance was serving fail."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._target is not None or self._closing, timeout)
+            return self._target
 
     def stop(self) -> None:
+        with self._ready:
+            self._closing = True
+            self._ready.notify_all()
         self._server.stop()
 
     # -- WSGI ----------------------------------------------------------------------------------
@@ -166,6 +183,7 @@ class Front:
         elif not config.public:
             return _forbidden(request)
         message = envelope.get("message", {})
+        self._count_push(message)
         published = self._ledger.message(str(message.get("messageId", "")))
         if published is not None and published.ordering_key:
             message.setdefault("orderingKey", published.ordering_key)
@@ -173,6 +191,24 @@ class Front:
             envelope["deliveryAttempt"] = attempt
         headers = {"Content-Type": "application/json"}
         return self._forward(config, request, json.dumps(envelope).encode(), headers)
+
+    def _count_push(self, message: dict[str, Any]) -> None:
+        """A push is a Pub/Sub request billed like a publish (shared.billing)."""
+        import base64
+
+        from shared.billing import pubsub_message_bytes, pubsub_request_bytes
+
+        try:
+            data = base64.b64decode(message.get("data") or "")
+        except ValueError:
+            data = b""
+        size = pubsub_message_bytes(data, {str(k): str(v) for k, v in
+                                           (message.get("attributes") or {}).items()},
+                                    str(message.get("messageId", "")),
+                                    str(message.get("orderingKey", "")))
+        with self._count_lock:
+            self.push_deliveries += 1
+            self.push_bytes += pubsub_request_bytes(size)
 
     def _dead_letter_grants(self, config: FrontConfig, subscription: PushSubscription) -> None:
         """Pub/Sub's service agent forwards a dead letter only with both grants."""
@@ -223,7 +259,7 @@ class Front:
                  headers: dict[str, str]) -> Response:
         import requests
 
-        target = self.target
+        target = self._wait_for_instance(config.timeout)
         if target is None:
             return _page(503, "Service Unavailable", "The service is not running.")
         url = f"http://{target}{request.full_path if request.query_string else request.path}"

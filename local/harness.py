@@ -45,6 +45,13 @@ class Harness:
     def published(self, topic: str) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def billing(self) -> Any:
+        """What Google would bill for the work so far: a ``collections.Counter`` with at least
+        :data:`shared.billing.KEYS` (Firestore reads/writes/deletes, Pub/Sub messages and bytes,
+        KMS calls, function invocations and CPU seconds), plus ``key:detail`` breakdowns per
+        collection, topic and function. Each harness counts where its processes are."""
+        raise NotImplementedError
+
     # -- shared ----------------------------------------------------------------------------------
     def advance(self, seconds: float = 0, **kwargs: float) -> None:
         """Move the clock, run the Scheduler jobs that fall due (in time order), then settle."""

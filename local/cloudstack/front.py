@@ -273,6 +273,7 @@ class Front:
             _LOGGER.info("%s: no answer from its instance (%s)", self.name, exc)
             return _page(503, "Service Unavailable", "The service is currently unavailable.")
         response = Response(answer.content, status=answer.status_code)
+        response.headers.clear()  # the container's headers only, not werkzeug's defaults
         for key, value in answer.raw.headers.items():
             if key.lower() not in _HOP_BY_HOP:
                 response.headers.add(key, value)

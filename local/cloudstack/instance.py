@@ -95,6 +95,21 @@ def main(argv: list[str]) -> None:
     sys.meta_path.insert(0, _PatchOnImport("google.cloud.kms_v1", _point_kms))
     from functions_framework._cli import _cli
 
+    billing_dir = os.environ.get("CLOUDSTACK_BILLING_DIR")
+    if billing_dir:  # the harness's bill (local.cloudstack.billing): written after each request
+        import functions_framework._cli as cli_module
+
+        from local.cloudstack.billing import install_writer
+
+        create_app = cli_module.create_app
+
+        def create_app_with_billing(*args: Any, **kwargs: Any) -> Any:
+            app = create_app(*args, **kwargs)
+            install_writer(app, billing_dir)
+            return app
+
+        cli_module.create_app = create_app_with_billing  # type: ignore[assignment]
+
     _cli.main(args=argv, prog_name="functions-framework")
 
 

@@ -910,8 +910,26 @@ class CloudStack(Harness):
             "CLOUDSTACK_IAM_CREDENTIALS": self.iam_credentials.base_url,
             "CLOUDSTACK_KMS_ENDPOINT": self.kms.endpoint,
             "CLOUDSTACK_PARENT_PID": str(os.getpid()),
+            # each instance writes its billed operations here (local.cloudstack.billing)
+            "CLOUDSTACK_BILLING_DIR": str(self._billing_dir()),
         })
         return env
+
+    def _billing_dir(self) -> Path:
+        path = self.data_dir / "billing"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def billing(self) -> Counter[str]:
+        """What Google would bill for the work so far, as LocalStack's ``billing()``: every
+        instance's Firestore, Pub/Sub and KMS counts, the fronts' invocations and push
+        deliveries, and each instance's CPU seconds (local.cloudstack.billing)."""
+        from local.cloudstack.billing import CpuWatch, collect
+
+        watch = self.__dict__.setdefault("_cpu_watch", CpuWatch())
+        cpu = watch.sample(self.processes())
+        return collect(self._billing_dir(), [(f.key, f.front) for f in self.functions.values()],
+                       cpu)
 
     def _start_functions(self, functions: list[Function]) -> None:
         for function in functions:

@@ -1,0 +1,44 @@
+"""``CloudStack.billing()``: the bill of the deployed topology, collected from every instance.
+
+Each function process counts its own Firestore, Pub/Sub and KMS operations; the fronts count
+invocations and push deliveries; the harness reads each instance's CPU from /proc. A keyword
+change must show up in all of them, in the functions that did the work (#20).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared.billing import KEYS
+from shared.clock import to_rfc3339
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+CARLA = "carla@example.com"
+
+
+def test_a_keyword_change_is_billed_in_the_functions_that_did_it(cloud) -> None:
+    cloud.add_user(CARLA)
+    assert cloud.activate(CARLA) == "active"
+    before = cloud.billing()
+    assert set(KEYS) <= set(before)
+    start = cloud.now() + timedelta(hours=2)
+    cloud.calendar(CARLA).events().insert(calendarId="primary", body={
+        "summary": "Planning", "location": "@webex",
+        "start": {"dateTime": to_rfc3339(start)},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30))}}).execute()
+    cloud.settle()
+    spent = cloud.billing()
+    spent.subtract(before)
+    assert cloud.api_calls()["calendar.events.patch"] >= 1
+    assert spent["functions.invocations:intake-push"] >= 2  # the change and our patch's echo
+    assert spent["functions.invocations:process-changes"] >= 2
+    assert spent["functions.cpu_seconds:process-changes"] > 0
+    assert spent["firestore.reads"] > 0 and spent["firestore.writes"] > 0
+    assert spent["firestore.reads:channels"] >= 2  # intake_push checks each push's channel
+    assert spent["kms.calls"] >= 1  # the user's first data key, wrapped by Cloud KMS
+    assert spent["pubsub.messages:calendar-changes"] >= 2
+    assert spent["pubsub.deliveries"] >= spent["pubsub.messages:calendar-changes"]
+    assert spent["pubsub.bytes"] >= 1000 * (spent["pubsub.messages"] + spent["pubsub.deliveries"])

@@ -286,3 +286,55 @@ def test_a_series_is_listed_per_occurrence_and_follows_its_cancellations(stack):
     events.delete(calendarId="primary", eventId=series["id"]).execute()
     stack.settle()
     assert _listed(services, user_id) == {} and index.series_ids(services, user_id) == []
+
+
+def test_indexing_an_invitation_says_exactly_what_changed_for_the_invitee(stack):
+    """index_event with the invitee's real calendar (the simulator through the Google client):
+    the changes it answers are what ``meetings-updated`` publishes to their devices."""
+    from shared.clock import to_rfc3339
+
+    anna, bob = "anna@example.com", "bob@example.com"
+    for email in (anna, bob):
+        stack.add_user(email)
+    organizer = stack.calendar(bob).events()
+    start = stack.now() + timedelta(hours=2)
+
+    def body(summary, **extra):
+        return {"summary": summary, "attendees": [{"email": anna}],
+                "start": {"dateTime": to_rfc3339(start), "timeZone": "UTC"},
+                "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30)),
+                        "timeZone": "UTC"}, **extra}
+
+    series = organizer.insert(calendarId="primary", body=body(
+        "Daily", recurrence=["RRULE:FREQ=DAILY;COUNT=3"])).execute()
+    single = organizer.insert(calendarId="primary", body=body("Once")).execute()
+    services, user_id = stack.services, stack.services.pseudonym(anna)
+    gateway = services.workspace.calendar(anna, "primary")
+
+    changes = index.index_event(services, gateway, user_id, anna, gateway.get(series["id"]))
+    assert [c.op for c in changes] == ["upsert"] * 3
+    assert {c.record["series_id"] for c in changes} == {series["id"]}
+    assert {(c.record["organizer"], c.record["response_status"]) for c in changes} == {
+        (False, "needsAction")}
+    assert index.index_event(services, gateway, user_id, anna, gateway.get(series["id"])) == []
+
+    changes = index.index_event(services, gateway, user_id, anna, gateway.get(single["id"]))
+    assert [(c.key, c.op, c.record["series_id"]) for c in changes] == [
+        (index.record_key(user_id, single["id"]), "upsert", "")]
+    assert index.index_event(services, gateway, user_id, anna, gateway.get(single["id"])) == []
+
+    # The organizer renames the series and ends it a day earlier: two upserts and one delete.
+    organizer.patch(calendarId="primary", eventId=series["id"], body={
+        "summary": "Daily, renamed", "recurrence": ["RRULE:FREQ=DAILY;COUNT=2"]}).execute()
+    changes = index.index_event(services, gateway, user_id, anna, gateway.get(series["id"]))
+    assert sorted(c.op for c in changes) == ["delete", "upsert", "upsert"]
+    assert len(_listed(services, user_id)) == 3  # two occurrences and the single meeting
+
+    # One occurrence moved by the organizer is indexed as part of its series.
+    first = organizer.instances(calendarId="primary", eventId=series["id"]).execute()["items"][0]
+    organizer.patch(calendarId="primary", eventId=first["id"], body={
+        "summary": "Moved"}).execute()
+    moved = gateway.get(first["id"])
+    changes = index.index_event(services, gateway, user_id, anna, moved)
+    assert [(c.op, c.record["series_id"], c.record["title"]) for c in changes] == [
+        ("upsert", series["id"], "Moved")]

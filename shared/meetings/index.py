@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import joinlinks
@@ -59,8 +59,6 @@ def _when(part: Mapping[str, Any] | None) -> tuple[datetime | None, bool]:
     if part.get("dateTime"):
         return datetime.fromisoformat(part["dateTime"].replace("Z", "+00:00")), False
     if part.get("date"):
-        from datetime import UTC
-
         return datetime.fromisoformat(part["date"]).replace(tzinfo=UTC), True
     return None, False
 
@@ -122,7 +120,10 @@ def upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str
     url, service, sip = join_details(occurrence, services.config.org_domains)
     doc: dict[str, Any] = {
         "user_id": user_id, "event_id": occurrence["id"], "series_id": series_id or "",
-        "start": to_rfc3339(start), "end": to_rfc3339(end), "all_day": all_day,
+        # UTC, whatever offset Google answered in: queries compare these strings as times
+        # (notifications due, the window), which only holds when every one is in UTC.
+        "start": to_rfc3339(start.astimezone(UTC)), "end": to_rfc3339(end.astimezone(UTC)),
+        "all_day": all_day,
         "service": service or "", "status": occurrence.get("status") or "confirmed",
         "updated": occurrence.get("updated") or "", "etag": occurrence.get("etag") or "",
     }

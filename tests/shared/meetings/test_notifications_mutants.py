@@ -1,0 +1,173 @@
+"""Join notifications driven directly on the real store, sealer and bus with a fake clock (#22).
+
+Found by mutation testing and probing: which meetings a user is (not) notified of, and when.
+The stack-level scenarios are in test_notifications.py; these are fast enough for the module's
+mutation run (mutation/config.toml).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.bus.local import LocalBus
+from shared.clock import FakeClock
+from shared.config import Config
+from shared.crypto.sealer import Sealer, open_published
+from shared.keys.local import LocalKeysetKek
+from shared.meetings import index, notifications
+from shared.runtime import Services
+from shared.store import names
+from shared.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
+
+
+class NoGoogle:
+    def __getattr__(self, name):
+        raise AssertionError(f"no Google call expected ({name})")
+
+
+@pytest.fixture
+def kek(tmp_path):
+    return LocalKeysetKek(tmp_path / "LOCAL-DEV-ONLY-kek.keyset.json")
+
+
+@pytest.fixture
+def services(tmp_path, kek):
+    clock = FakeClock(NOW)
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    services = Services(config=Config(), clock=clock, store=store, bus=LocalBus(clock),
+                        sealer=Sealer(store, kek, clock), workspace=NoGoogle())
+    store.put(names.USERS, "u1", {"status": "active"})
+    yield services
+    store.close()
+
+
+def _meeting(services, event_id="e1", start="2026-11-30T12:03:00Z", minutes=30, user="u1",
+             **extra):
+    begin = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    event = {"id": event_id, "summary": "Standup", "location": ZOOM,
+             "start": {"dateTime": start},
+             "end": {"dateTime": (begin + timedelta(minutes=minutes)).isoformat()}, **extra}
+    index.upsert(services, user, "anna@example.com", event, None)
+
+
+def _sent(services):
+    return [(m.data["user_id"], m.data["event_id"]) for m in
+            services.bus.published("join-notifications")]
+
+
+def test_a_meeting_in_a_calendar_with_an_offset_is_notified_before_it_starts(services):
+    # Google answers dateTime in the calendar's zone: 14:03+02:00 is 12:03 UTC.
+    _meeting(services, start="2026-11-30T14:03:00+02:00")
+    assert notifications.on_tick(services) == 1
+    assert _sent(services) == [("u1", "e1")]
+
+
+def test_the_notification_opens_to_the_title_and_join_link_and_names_its_occurrence(services,
+                                                                                      kek):
+    _meeting(services)
+    notifications.on_tick(services)
+    (message,) = services.bus.published("join-notifications")
+    assert message.data["start"] == "2026-11-30T12:03:00Z"
+    claim = "u1|e1|2026-11-30T12:03:00Z"
+    assert message.attributes["notification_id"] == notifications.notification_id(claim)
+    assert message.ordering_key == "u1"
+    envelope = {**message.data["sealed"], "user_id": "u1"}
+    assert open_published(envelope, kek) == {"title": "Standup", "join_url": ZOOM,
+                                             "sip_uri": None}
+
+
+@pytest.mark.parametrize(("start", "due"), [
+    ("2026-11-30T12:05:00Z", True),  # exactly the lead time ahead
+    ("2026-11-30T12:05:01Z", False),
+    ("2026-11-30T11:55:00Z", True),  # started exactly the grace ago
+    ("2026-11-30T11:54:59Z", False),
+])
+def test_a_meeting_is_notified_from_the_lead_time_before_until_the_grace_after(services, start,
+                                                                               due):
+    _meeting(services, start=start, minutes=60)
+    assert notifications.on_tick(services) == int(due)
+
+
+def test_a_meeting_already_over_is_not_notified(services):
+    _meeting(services, start="2026-11-30T11:56:00Z", minutes=4)  # ended right now
+    _meeting(services, "e2", start="2026-11-30T11:56:00Z", minutes=5)
+    assert notifications.on_tick(services) == 1
+    assert _sent(services) == [("u1", "e2")]
+
+
+def test_declined_cancelled_linkless_and_all_day_meetings_and_inactive_users_are_skipped(
+        services):
+    _meeting(services, "declined", attendees=[{"email": "anna@example.com",
+                                              "responseStatus": "declined"}])
+    _meeting(services, "tentative", attendees=[{"email": "anna@example.com",
+                                               "responseStatus": "tentative"}])
+    _meeting(services, "linkless", location="Room 4")
+    _meeting(services, "sip", location="Room sip:room@example.webex.com")
+    _meeting(services, "other", user="u2")
+    services.store.put(names.USERS, "u2", {"status": "deactivated"})
+    _meeting(services, "gone", user="u3")
+    index.upsert(services, "u1", "anna@example.com", {
+        "id": "allday", "location": ZOOM, "start": {"date": "2026-11-30"},
+        "end": {"date": "2026-12-01"}}, None)
+    services.store.merge(index.COLLECTION, "u1|tentative", {})  # untouched record
+    cancelled = dict(services.store.get(index.COLLECTION, "u1|sip"))
+    services.store.put(index.COLLECTION, "u1|cancelled", {**cancelled, "status": "cancelled",
+                                                           "event_id": "cancelled"})
+    assert notifications.on_tick(services) == 2
+    assert sorted(_sent(services)) == [("u1", "sip"), ("u1", "tentative")]
+
+
+def test_each_occurrence_is_notified_once_and_a_rescheduled_one_again(services):
+    _meeting(services)
+    assert notifications.on_tick(services) == 1
+    services.clock.advance(seconds=60)
+    assert notifications.on_tick(services) == 0
+    _meeting(services, start="2026-11-30T12:04:00Z", etag='"2"')
+    assert notifications.on_tick(services) == 1
+    assert len(_sent(services)) == 2
+
+
+def test_an_unreadable_record_does_not_hold_back_the_others(services):
+    _meeting(services, "e1")
+    _meeting(services, "e2", start="2026-11-30T12:04:00Z")
+    services.store.merge(index.COLLECTION, "u1|e1", {"blob": "v1.u1~0.AAAA"})
+    assert notifications.on_tick(services) == 1
+    assert _sent(services) == [("u1", "e2")]
+
+
+class FailingBus(LocalBus):
+    fail = True
+
+    def publish(self, *args, **kwargs):
+        if self.fail:
+            raise ConnectionError("Pub/Sub unavailable")
+        return super().publish(*args, **kwargs)
+
+
+def test_a_failed_publish_is_retried_by_the_next_tick(services):
+    bus = FailingBus(services.clock)
+    services.bus = bus
+    _meeting(services)
+    with pytest.raises(ConnectionError):
+        notifications.on_tick(services)
+    bus.fail = False
+    assert notifications.on_tick(services) == 1
+
+
+def test_a_claim_left_by_a_dead_instance_is_taken_over_after_its_lease(services):
+    _meeting(services, start="2026-11-30T12:04:00Z")
+    claim = "u1|e1|2026-11-30T12:04:00Z"
+    services.store.put(notifications.COLLECTION, claim, {
+        "state": "sending", "lease_until": "2026-11-30T12:01:30Z"})
+    assert notifications.on_tick(services) == 0  # another instance is sending it right now
+    services.clock.advance(seconds=90)
+    assert notifications.on_tick(services) == 1
+    doc = services.store.get(notifications.COLLECTION, claim)
+    assert doc["state"] == "sent" and doc["expire_at"] == "2026-12-03T12:01:30Z"
+    assert (doc["user_id"], doc["event_id"], doc["start"]) == ("u1", "e1",
+                                                               "2026-11-30T12:04:00Z")

@@ -118,8 +118,28 @@ def test_a_public_function_passes_everything_through(container):
     finally:
         front.stop()
     assert answer.status_code == 200 and answer.json() == {"ok": True}
+    assert answer.raw.headers.getlist("Content-Type") == ["application/json"]  # the app's, once
     assert container["headers"]["Authorization"] == f"Bearer {_token('eve@example.com')}"
     assert policy.denials() == []
+
+
+def test_a_request_during_a_restart_waits_for_the_new_instance(container):
+    """Cloud Run holds a request while it starts an instance; it does not answer 503."""
+    front, _, _ = _front(container, public=True)
+    front.target = None  # the instance was killed; its replacement is starting
+    answers: list[int] = []
+    caller = threading.Thread(target=lambda: answers.append(
+        requests.get(front.url + "/x", timeout=10).status_code))
+    try:
+        caller.start()
+        arrived = threading.Event()
+        while not front.busy and not arrived.wait(0.01):  # the request reached the front
+            pass
+        front.target = container["target"]  # the new instance is ready
+        caller.join(timeout=10)
+    finally:
+        front.stop()
+    assert answers == [200]
 
 
 def _push_body(message_id: str = "42") -> bytes:

@@ -96,6 +96,31 @@ class Store(Protocol):
         """Every document of a collection in key order, fetched in pages."""
 
 
+FIRESTORE_MAX_IN_VALUES = 30  # Firestore's limit of values in an ``in`` filter
+INEQUALITIES = frozenset({"<", "<=", ">", ">=", "!="})
+
+
+def answered_on_server(filters: Iterable[Filter], order_by: str | None) -> bool:
+    """Whether Firestore answers this query shape itself (ordered and limited on the server).
+
+    Otherwise the Firestore adapter streams every document matching :func:`streamed_filters`
+    and orders, pages and limits in Python: Firestore then bills every streamed document, and
+    the SQLite adapter counts the same (see ``docs/cost.md``)."""
+    order_field = order_by or "_key"
+    for flt in filters:
+        if flt.op in INEQUALITIES and flt.field != order_field:
+            return False
+        if flt.op == "in" and len(list(flt.value)) > FIRESTORE_MAX_IN_VALUES:
+            return False
+    return True
+
+
+def streamed_filters(filters: Iterable[Filter]) -> list[Filter]:
+    """The filters Firestore applies when the adapter orders in Python (``in`` lists above
+    Firestore's limit are checked in Python only)."""
+    return [f for f in filters if f.op != "in" or len(list(f.value)) <= FIRESTORE_MAX_IN_VALUES]
+
+
 def matches(doc: Document, filters: Iterable[Filter]) -> bool:
     """Evaluate filters in Python, with Firestore's rule that a missing field never matches."""
     for flt in filters:

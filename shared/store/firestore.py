@@ -46,7 +46,16 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from shared.billing import Meter
-from shared.store.base import Conflict, Document, Filter, matches
+from shared.store.base import (
+    FIRESTORE_MAX_IN_VALUES,
+    INEQUALITIES,
+    Conflict,
+    Document,
+    Filter,
+    answered_on_server,
+    matches,
+    streamed_filters,
+)
 
 if TYPE_CHECKING:
     from google.cloud.firestore_v1.base_document import DocumentSnapshot
@@ -64,10 +73,10 @@ T = TypeVar("T")
 KEY_FIELD = "_key"
 TTL_FIELD = "expire_at"  # infra/firestore.tf's TTL policy field
 MAX_BATCH = 500  # Firestore's limit of writes per commit
-MAX_IN_VALUES = 30  # Firestore's limit of values in an ``in`` filter
+MAX_IN_VALUES = FIRESTORE_MAX_IN_VALUES
 BACKOFF_BASE = 0.5  # seconds: the longest pause after the first aborted attempt (full jitter)
 BACKOFF_CAP = 2.0  # seconds: the longest pause between two attempts
-_INEQUALITIES = frozenset({"<", "<=", ">", ">=", "!="})
+_INEQUALITIES = INEQUALITIES
 _RESERVED_ID = re.compile(r"^__.*__$", re.DOTALL)
 
 
@@ -115,13 +124,7 @@ def required_index(
 
 
 def _server_side(filters: list[Filter], order_by: str | None) -> bool:
-    order_field = order_by or KEY_FIELD
-    for flt in filters:
-        if flt.op in _INEQUALITIES and flt.field != order_field:
-            return False
-        if flt.op == "in" and len(list(flt.value)) > MAX_IN_VALUES:
-            return False
-    return True
+    return answered_on_server(filters, order_by)  # KEY_FIELD is the default order, "_key"
 
 
 class FirestoreStore:
@@ -329,7 +332,7 @@ class FirestoreStore:
         start_after: str | None,
     ) -> list[tuple[str, Document]]:
         _LOGGER.debug("query on %s ordered in Python (shape not indexable)", collection)
-        server_filters = [f for f in filters if f.op != "in" or len(list(f.value)) <= MAX_IN_VALUES]
+        server_filters = streamed_filters(filters)
         rows = [
             (self._key_of(s), self._from_snapshot(s) or {})
             for s in self._base_query(collection, server_filters).stream()
@@ -349,7 +352,7 @@ class FirestoreStore:
         filters = list(filters)
         if any(f.op == "in" and not list(f.value) for f in filters):
             return 0
-        server_filters = [f for f in filters if f.op != "in" or len(list(f.value)) <= MAX_IN_VALUES]
+        server_filters = streamed_filters(filters)
         deleted = 0
         batch = self._client.batch()
         pending = 0

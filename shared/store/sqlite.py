@@ -16,7 +16,14 @@ from typing import TypeVar
 
 from shared import failpoints
 from shared.billing import Meter
-from shared.store.base import Conflict, Document, Filter, matches
+from shared.store.base import (
+    Conflict,
+    Document,
+    Filter,
+    answered_on_server,
+    matches,
+    streamed_filters,
+)
 
 T = TypeVar("T")
 
@@ -185,6 +192,21 @@ class SqliteStore:
         filters = list(filters)
         if start_after is not None and order_by is not None:
             raise ValueError("start_after pages by key; it cannot be combined with order_by")
+        if any(f.op == "in" and not list(f.value) for f in filters):
+            return []  # matches nothing: like the Firestore adapter, asks (and bills) nothing
+        result = self._select(collection, filters, order_by, limit, start_after)
+        # Firestore bills the documents a query returns, and one read for a query returning none;
+        # for a shape it cannot answer itself, every document the Firestore adapter streams.
+        billed = len(result)
+        if not answered_on_server(filters, order_by):
+            billed = len(self._select(collection, streamed_filters(filters), None, None, None))
+        self.meter.add("firestore.reads", max(1, billed), detail=collection)
+        return result
+
+    def _select(self, collection: str, filters: list[Filter], order_by: str | None,
+                limit: int | None, start_after: str | None) -> list[tuple[str, Document]]:
+        if start_after is not None and order_by is not None:
+            raise ValueError("start_after pages by key; it cannot be combined with order_by")
         sql = ["SELECT key, data FROM documents WHERE collection=?"]
         params: list[object] = [collection]
         for flt in filters:
@@ -218,10 +240,7 @@ class SqliteStore:
         result = [(key, json.loads(data)) for key, data in rows]
         # Belt and braces: the SQL filter is authoritative, this keeps None/bool semantics
         # identical to the shared matcher used by the contract tests.
-        result = [(key, doc) for key, doc in result if matches(doc, filters)]
-        # Firestore bills the documents a query returns, and one read for a query returning none.
-        self.meter.add("firestore.reads", max(1, len(result)), detail=collection)
-        return result
+        return [(key, doc) for key, doc in result if matches(doc, filters)]
 
     def delete_where(self, collection: str, filters: Iterable[Filter]) -> int:
         filters = list(filters)

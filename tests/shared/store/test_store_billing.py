@@ -106,3 +106,22 @@ def test_counts_are_broken_down_by_collection(store):
     assert counts["firestore.reads:users"] == 1
     assert counts["firestore.reads:channels"] == 1
     assert counts["firestore.writes:users"] == 1
+
+
+def test_a_shape_firestore_cannot_answer_bills_every_document_it_streams(store):
+    """An inequality on a field other than the ordering one is ordered and limited in Python by
+    the Firestore adapter: Firestore streams, and bills, every match, whatever the limit."""
+    for n in range(6):
+        store.put("meetings", f"m{n}", {"user_id": "u1" if n < 5 else "u2", "end": n})
+    before = _billed(store)
+    page = store.query("meetings", [Filter("user_id", "==", "u1"), Filter("end", ">=", 1)],
+                       limit=2)
+    assert [key for key, _ in page] == ["m1", "m2"]
+    assert _since(store, before) == {"reads": 4, "writes": 0, "deletes": 0}
+
+
+def test_an_empty_in_list_asks_nothing(store):
+    store.put("users", "u1", {"status": "active"})
+    before = _billed(store)
+    assert store.query("users", [Filter("status", "in", [])]) == []
+    assert _since(store, before) == {"reads": 0, "writes": 0, "deletes": 0}

@@ -395,9 +395,9 @@ class LocalStack(Harness):
         answer.raise_for_status()
         return answer.json()["meetings"]
 
-    def add_room(self, email: str, name: str = "") -> None:
+    def add_room(self, email: str, name: str = "", timezone: str = "UTC") -> None:
         """A room resource calendar in the simulated domain (not yet a workspace)."""
-        self.sim.add_room(email, name)
+        self.sim.add_room(email, name, timezone)
 
     def activate_workspace(self, room: str) -> str:
         """Activate a room as a workspace, as an admin would through ``provision_users``."""

@@ -308,8 +308,8 @@ class CloudStack(Harness):
                  suspended: bool = False) -> None:
         self.sim.add_user(email, locale=locale, timezone=timezone, suspended=suspended)
 
-    def add_room(self, email: str, name: str = "") -> None:
-        self.sim.add_room(email, name)
+    def add_room(self, email: str, name: str = "", timezone: str = "UTC") -> None:
+        self.sim.add_room(email, name, timezone)
 
     def calendar(self, email: str) -> Any:
         """A Calendar v3 Resource acting as ``email`` (like the user's calendar client)."""

@@ -576,6 +576,14 @@ class CalendarState:
         channel.stopped = True
 
     # -- acl and free/busy -----------------------------------------------------------------
+    def calendar_resource(self, caller: str, calendar_id: str) -> dict[str, Any]:
+        """``calendars.get``: the calendar's metadata, its time zone among them (anyone who
+        may read the calendar may read this)."""
+        cal = self.calendar_for(caller, calendar_id, write=False)
+        name = self.sim.users.get(cal.owner, {}).get("name") or cal.id
+        return {"kind": "calendar#calendar", "etag": f'"{abs(hash(cal.id)) % 10**12}"',
+                "id": cal.id, "summary": name, "timeZone": self.tz(cal)}
+
     def acl_insert(self, caller: str, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
         cal = self.calendar_for(caller, calendar_id, write=True)
         if cal.owner != caller and not self._admin_of(cal, caller) and (

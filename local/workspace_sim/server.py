@@ -24,6 +24,7 @@ GMAIL_SCOPES = {"https://www.googleapis.com/auth/gmail.settings.basic",
 # Google's methods by path; werkzeug rule syntax, one segment per ``<value>``. Calendar paths
 # are matched without their ``/calendar/v3`` prefix.
 ROUTES = Router([
+    ("GET", "/calendars/<cal>", "calendar.calendars.get"),
     ("GET", "/calendars/<cal>/events", "calendar.events.list"),
     ("POST", "/calendars/<cal>/events", "calendar.events.insert"),
     ("POST", "/calendars/<cal>/events/quickAdd", "calendar.events.quickAdd"),
@@ -212,6 +213,8 @@ class App:
                 raise ApiError(404, "notFound", "Not Found")
             return 200, {"kind": "calendar#setting", "id": name, "value": values[name],
                          "etag": f'"{abs(hash((name, values[name]))) % 10**12}"'}
+        if key == "calendar.calendars.get":
+            return 200, cal.calendar_resource(caller, p["cal"])
         if key == "calendar.acl.insert":
             return 200, cal.acl_insert(caller, p["cal"], body)
         if key == "calendar.acl.delete":

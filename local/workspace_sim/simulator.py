@@ -141,10 +141,10 @@ class WorkspaceSimulator:
                                  "vacation": {"enableAutoReply": False}}
             self.calendar_state.calendars.setdefault(email, Calendar(email, email))
 
-    def add_room(self, email: str, name: str = "") -> None:
+    def add_room(self, email: str, name: str = "", timezone: str = "UTC") -> None:
         email = email.lower()
         with self.lock:
-            self.users[email] = {"locale": "en", "timezone": "UTC", "suspended": False,
+            self.users[email] = {"locale": "en", "timezone": timezone, "suspended": False,
                                  "room": True, "name": name or email,
                                  "vacation": {"enableAutoReply": False}}
             self.calendar_state.calendars.setdefault(email, Calendar(email, email, room=True))

@@ -131,6 +131,12 @@ class Calendar:
     def acl_delete(self, rule_id: str) -> None:
         self._run(self._resource.acl().delete(calendarId=self.calendar_id, ruleId=rule_id))
 
+    def time_zone(self) -> str:
+        """The calendar's own time zone (``calendars.get``): for a room, what its board shows;
+        the room has no user settings to ask."""
+        answer = self._run(self._resource.calendars().get(calendarId=self.calendar_id))
+        return str(answer.get("timeZone") or SETTING_DEFAULTS["timezone"])
+
     def setting(self, name: str) -> str:
         """The principal's own setting (``locale``, ``timezone``), as Google's string.
 

@@ -59,6 +59,8 @@ def activate_workspace(services: Services, room: str) -> str:
     services.store.merge(COLLECTION, user_id, {**base, "status": "validating"})
     try:
         rule = services.workspace.calendar(admin, room).acl_insert(role=ROOM_ROLE, user=reader)
+        # the board shows the room's own zone (a room has no settings; its calendar has one)
+        base["timezone"] = services.workspace.calendar(reader, room).time_zone()
         ensure_channel(services, user_id, reader, room)
     except SigningRefused as exc:  # the service's own IAM grant, not the admin's delegation
         return record_failure(services, user_id, ValidationFailed(

@@ -314,3 +314,20 @@ def test_a_wrong_method_is_googles_405_with_allow_and_an_unknown_path_404(sim, p
         assert missing.json()["error"]["errors"][0]["reason"] == "notFound"
     # Refused before counting, like an unknown path: only the routed GET counts.
     assert sim.api_calls() - before == {"calendar.events.instances": 1}
+
+
+def test_calendars_get_gives_a_room_calendars_zone_to_those_who_may_read_it(stack):
+    stack.add_room("room-7@example.com", "Room 7", timezone="Europe/Berlin")
+    admin = stack.services.config.workspace_admin
+    reader = stack.services.config.room_reader
+    stack.calendar(admin).acl().insert(calendarId="room-7@example.com", body={
+        "role": "writer", "scope": {"type": "user", "value": reader}}).execute()
+
+    seen = stack.calendar(reader).calendars().get(calendarId="room-7@example.com").execute()
+
+    assert (seen["id"], seen["timeZone"]) == ("room-7@example.com", "Europe/Berlin")
+    stack.add_user("stranger@example.com")
+    with pytest.raises(HttpError) as refused:
+        stack.calendar("stranger@example.com").calendars().get(
+            calendarId="room-7@example.com").execute()
+    assert refused.value.resp.status == 404

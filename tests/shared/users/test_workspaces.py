@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -86,3 +87,27 @@ def test_unknown_room_and_missing_admin_rights_get_actionable_reasons(stack):
                          json={"emails": [ROOM]}, timeout=30,
                          headers={"Authorization": f"Bearer {stack.admin_token}"}
                          ).json()["results"][ROOM] == "active"
+
+
+def test_a_rooms_board_shows_the_rooms_own_time_zone(stack):
+    # A room has no user settings; its calendar has a zone (calendars.get). The board used to
+    # show every room in UTC.
+    stack.add_user(ANN)
+    assert stack.activate(ANN) == "active"
+    stack.add_room(ROOM, "Room 1", timezone="Asia/Tokyo")
+    assert _admin(stack, "/workspaces:activate", [ROOM]).json() == {"results": {ROOM: "active"}}
+    start = stack.now().replace(second=0, microsecond=0) + timedelta(hours=1)
+    stack.calendar(ANN).events().insert(calendarId="primary", body={
+        "summary": "Board review", "attendees": [{"email": ROOM}],
+        "start": {"dateTime": to_rfc3339(start)},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30))}}).execute()
+    stack.settle()
+    device = stack.api_token(f"device:{ROOM}")
+
+    board = requests.get(f"{stack.url('meetings_api')}/users/{ROOM}/page", timeout=30,
+                         headers={"Authorization": f"Bearer {device}"})
+
+    assert board.status_code == 200
+    tokyo = start.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert "Japan" in board.text  # the zone's name, shown on the board
+    assert f"{tokyo:%-I:%M}" in board.text and f"{start:%-I:%M} " not in board.text

@@ -7,6 +7,7 @@ mutation run (mutation/config.toml).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,7 +75,8 @@ def test_the_notification_opens_to_the_title_and_join_link_and_names_its_occurre
     (message,) = services.bus.published("join-notifications")
     assert message.data["start"] == "2026-11-30T12:03:00Z"
     claim = "u1|e1|2026-11-30T12:03:00Z"
-    assert message.attributes["notification_id"] == notifications.notification_id(claim)
+    assert message.attributes["notification_id"] == hashlib.sha256(claim.encode()).hexdigest()[:32]
+    assert message.data["sealed"]["place"] == f"join-notifications|{claim}"
     assert message.ordering_key == "u1"
     envelope = {**message.data["sealed"], "user_id": "u1"}
     assert open_published(envelope, kek) == {"title": "Standup", "join_url": ZOOM,
@@ -95,7 +97,7 @@ def test_a_meeting_is_notified_from_the_lead_time_before_until_the_grace_after(s
 
 def test_a_meeting_already_over_is_not_notified(services):
     _meeting(services, start="2026-11-30T11:56:00Z", minutes=4)  # ended right now
-    _meeting(services, "e2", start="2026-11-30T11:56:00Z", minutes=5)
+    _meeting(services, "e2", start="2026-11-30T11:57:00Z", minutes=5)
     assert notifications.on_tick(services) == 1
     assert _sent(services) == [("u1", "e2")]
 
@@ -111,13 +113,7 @@ def test_declined_cancelled_linkless_and_all_day_meetings_and_inactive_users_are
     _meeting(services, "other", user="u2")
     services.store.put(names.USERS, "u2", {"status": "deactivated"})
     _meeting(services, "gone", user="u3")
-    index.upsert(services, "u1", "anna@example.com", {
-        "id": "allday", "location": ZOOM, "start": {"date": "2026-11-30"},
-        "end": {"date": "2026-12-01"}}, None)
-    services.store.merge(index.COLLECTION, "u1|tentative", {})  # untouched record
-    cancelled = dict(services.store.get(index.COLLECTION, "u1|sip"))
-    services.store.put(index.COLLECTION, "u1|cancelled", {**cancelled, "status": "cancelled",
-                                                           "event_id": "cancelled"})
+    _meeting(services, "cancelled", status="cancelled")
     assert notifications.on_tick(services) == 2
     assert sorted(_sent(services)) == [("u1", "sip"), ("u1", "tentative")]
 
@@ -171,3 +167,63 @@ def test_a_claim_left_by_a_dead_instance_is_taken_over_after_its_lease(services)
     assert doc["state"] == "sent" and doc["expire_at"] == "2026-12-03T12:01:30Z"
     assert (doc["user_id"], doc["event_id"], doc["start"]) == ("u1", "e1",
                                                                "2026-11-30T12:04:00Z")
+
+
+def test_an_all_day_event_is_not_a_meeting_to_join(services):
+    services.clock.set(datetime(2026, 11, 30, 23, 58, tzinfo=UTC))
+    index.upsert(services, "u1", "anna@example.com", {
+        "id": "allday", "location": ZOOM, "start": {"date": "2026-12-01"},
+        "end": {"date": "2026-12-02"}}, None)
+    _meeting(services, "late", start="2026-12-01T00:01:00Z")
+    assert notifications.on_tick(services) == 1
+    assert _sent(services) == [("u1", "late")]
+
+
+def test_a_meeting_without_a_title_is_notified_with_an_empty_one_and_its_sip_address(services,
+                                                                                        kek):
+    _meeting(services, summary=None, location="Room sip:room@example.webex.com")
+    notifications.on_tick(services)
+    (message,) = services.bus.published("join-notifications")
+    assert open_published({**message.data["sealed"], "user_id": "u1"}, kek) == {
+        "title": "", "join_url": None, "sip_uri": "sip:room@example.webex.com"}
+
+
+def test_a_sent_notification_is_not_repeated_after_the_claims_lease(services):
+    _meeting(services, start="2026-11-30T12:04:00Z")
+    assert notifications.on_tick(services) == 1
+    services.clock.advance(seconds=120)
+    assert notifications.on_tick(services) == 0
+
+
+class KilledBus(LocalBus):
+    """The function instance dies while publishing (no except clause runs)."""
+
+    kill = True
+
+    def publish(self, *args, **kwargs):
+        if self.kill:
+            raise SystemExit("instance killed")
+        return super().publish(*args, **kwargs)
+
+
+def test_an_instance_killed_while_notifying_is_replaced_once_its_lease_runs_out(services):
+    bus = KilledBus(services.clock)
+    services.bus = bus
+    _meeting(services, start="2026-11-30T12:04:00Z")
+    with pytest.raises(SystemExit):
+        notifications.on_tick(services)
+    claim = services.store.get(notifications.COLLECTION, "u1|e1|2026-11-30T12:04:00Z")
+    assert claim["notified_at"] == "2026-11-30T12:00:00Z"
+    bus.kill = False
+    services.clock.advance(seconds=89)
+    assert notifications.on_tick(services) == 0  # the lease still holds
+    services.clock.advance(seconds=1)
+    assert notifications.on_tick(services) == 1
+
+
+def test_an_inactive_users_earlier_meeting_does_not_hold_back_anyone_elses(services):
+    services.store.put(names.USERS, "u2", {"status": "pending"})
+    _meeting(services, "theirs", start="2026-11-30T12:01:00Z", user="u2")
+    _meeting(services, "mine", start="2026-11-30T12:02:00Z")
+    assert notifications.on_tick(services) == 1
+    assert _sent(services) == [("u1", "mine")]

@@ -340,3 +340,25 @@ def test_indexing_an_invitation_says_exactly_what_changed_for_the_invitee(stack)
     changes = index.index_event(services, gateway, user_id, anna, moved)
     assert [(c.op, c.record["series_id"], c.record["title"]) for c in changes] == [
         ("upsert", series["id"], "Moved")]
+
+
+def test_times_are_stored_in_utc_whatever_the_hosts_time_zone(services):
+    """``make run`` on a laptop set to New York must index as Cloud Functions (UTC) do."""
+    import os
+    import time
+
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        index.upsert(services, "u1", "a@example.com", {
+            "id": "e1", "start": {"dateTime": "2026-11-30T15:00:00+02:00"},
+            "end": {"dateTime": "2026-11-30T16:00:00+02:00"}}, None)
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    record = _listed(services)["e1"]
+    assert (record["start"], record["end"]) == ("2026-11-30T13:00:00Z", "2026-11-30T14:00:00Z")

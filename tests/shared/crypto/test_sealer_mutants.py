@@ -8,12 +8,10 @@ a key unwrapped (and billed) more often than configured, a setting that is silen
 from __future__ import annotations
 
 import base64
-import threading
 from datetime import timedelta
 
 import pytest
 
-from shared.clock import FakeClock
 from shared.crypto.sealer import (
     COLLECTION,
     MalformedBlob,
@@ -21,41 +19,7 @@ from shared.crypto.sealer import (
     TamperedOrMisplaced,
     open_published,
 )
-from shared.keys.local import LocalKeysetKek
 from shared.store.sqlite import SqliteStore
-
-
-class CountingKek:
-    """A real local KEK that counts its calls: KMS bills each one."""
-
-    def __init__(self, inner):
-        self.inner, self.key_uri, self.calls = inner, inner.key_uri, 0
-        self._lock = threading.Lock()
-
-    def wrap(self, key, aad):
-        with self._lock:
-            self.calls += 1
-        return self.inner.wrap(key, aad)
-
-    def unwrap(self, wrapped, aad):
-        with self._lock:
-            self.calls += 1
-        return self.inner.unwrap(wrapped, aad)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def kek(tmp_path):
-    return CountingKek(LocalKeysetKek(tmp_path / "LOCAL-DEV-ONLY-kek.keyset.json"))
-
-
-@pytest.fixture
-def store(tmp_path):
-    return SqliteStore(tmp_path / "store.sqlite3")
 
 
 @pytest.mark.parametrize("settings", [

@@ -63,7 +63,9 @@ class ChaosSettings:
     # Google behaviours of #19: a used-up daily allowance (Gmail dailyLimitExceeded, Calendar
     # quotaExceeded), a watch's sync message before its answer, events Google locks for patches
     early_sync: float = 0.05
-    daily_limit: float = 0.002
+    # per call, the chance that the API's allowance runs out for 15 simulated minutes (a few
+    # times a day for 1,000 users; a share of calls refused one by one is not how it happens)
+    daily_limit: float = 0.00003
     refused_patch: float = 0.01
     vacation_share: float = 0.30
 
@@ -477,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{settings.rate_limit:.0%} rate limits, {settings.server_error:.0%} server errors, "
           f"{settings.timeout:.0%} timeouts, {settings.duplicate_push:.0%} duplicated and "
           f"{settings.drop_push:.0%} dropped pushes, {settings.early_sync:.0%} early syncs, "
-          f"{settings.daily_limit:.1%} daily limits, {settings.refused_patch:.0%} refused "
+          f"{settings.daily_limit:.3%} daily-limit episodes, {settings.refused_patch:.0%} refused "
           f"patches, {settings.crash_rate:.0%} handler crashes\n")
     print(report.table())
     return 1 if report.failures else 0

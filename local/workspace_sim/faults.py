@@ -6,7 +6,10 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+# How long a drawn daily-limit fault keeps its API refusing (see Faults.set).
+DAILY_LIMIT_EPISODE = timedelta(minutes=15)
 
 
 @dataclass
@@ -55,9 +58,12 @@ class Faults:
         """``early_sync``: share of ``events.watch`` calls whose ``sync`` message reaches the
         address *before* the watch call answers, which Google does not rule out.
 
-        ``daily_limit``: share of calls answered 403 ``dailyLimitExceeded`` (Gmail) or
-        ``quotaExceeded`` (Calendar "usage limits exceeded"); for a limit that lasts, see
-        :meth:`exhaust_daily_limit`. ``refused_patch``: share of events whose first content
+        ``daily_limit``: share of calls that use up the project's daily allowance of their API:
+        that call and every later one of the API answer 403 ``dailyLimitExceeded`` (Gmail) or
+        ``quotaExceeded`` (Calendar "usage limits exceeded") for :data:`DAILY_LIMIT_EPISODE`
+        of simulated time, as an exhausted allowance does until it resets (hours, at Google;
+        shortened so that a chaos day sees it come and go); see also
+        :meth:`exhaust_daily_limit`. A daily limit is never a one-off answer. ``refused_patch``: share of events whose first content
         patch Google refuses for good (the event is locked from then on, like an event created
         from Gmail: see ``WorkspaceSimulator.add_gmail_event``)."""
         with self._lock:
@@ -79,7 +85,9 @@ class Faults:
                 self.injected["daily_limit"] += 1
                 return True
             if self.settings.daily_limit and self._random.random() < self.settings.daily_limit:
+                self._exhausted[api] = now + DAILY_LIMIT_EPISODE
                 self.injected["daily_limit"] += 1
+                self.injected["daily_limit_episodes"] += 1
                 return True
             return False
 

@@ -50,18 +50,27 @@ def test_a_used_up_daily_allowance_answers_googles_403_until_it_resets(sim, cloc
     assert sim.faults.injected["daily_limit"] == 3
 
 
-def test_the_daily_limit_fault_answers_a_share_of_calls(sim, clock):
-    gmail = gmail_for(sim, ALICE)
+def test_the_daily_limit_fault_uses_up_the_allowance_until_it_resets(sim, clock):
+    # A daily limit is not a one-off answer: once drawn, every call of that API is refused
+    # until the allowance comes back (shortened to 15 simulated minutes), the other API is not.
+    gmail, cal = gmail_for(sim, ALICE), calendar_for(sim, ALICE)
     sim.faults.set(daily_limit=0.5, seed=3)
     reasons = []
-    for _ in range(40):
+    while "dailyLimitExceeded" not in reasons:
         try:
             gmail.users().settings().getVacation(userId="me").execute()
             reasons.append("ok")
         except HttpError as exc:
             reasons.append(_error(exc)[1])
-    assert set(reasons) == {"ok", "dailyLimitExceeded"}
-    assert reasons.count("dailyLimitExceeded") == sim.faults.injected["daily_limit"]
+    sim.faults.set(seed=3)  # no new episode: the one drawn goes on
+    for _ in range(3):
+        with pytest.raises(HttpError) as refused:
+            gmail.users().settings().getVacation(userId="me").execute()
+        assert _error(refused.value)[1] == "dailyLimitExceeded"
+    assert "items" in cal.events().list(calendarId="primary").execute()
+    clock.advance(15 * 60)
+    assert gmail.users().settings().getVacation(userId="me").execute()["enableAutoReply"] is False
+    assert sim.faults.injected["daily_limit_episodes"] == 1
 
 
 # -- item 3: patches Google refuses ------------------------------------------------------------

@@ -931,7 +931,7 @@ class CloudStack(Harness):
         return collect(self._billing_dir(), [(f.key, f.front) for f in self.functions.values()],
                        cpu)
 
-    def _start_functions(self, functions: list[Function]) -> None:
+    def _start_functions(self, functions: list[Function], attempt: int = 1) -> None:
         for function in functions:
             if not function.port:
                 function.port = _free_port()
@@ -954,7 +954,17 @@ class CloudStack(Harness):
             function.process = self._spawner.submit(spawn).result()
         deadline = time.monotonic() + 120
         for function in functions:
-            self._wait_ready(function, deadline)
+            try:
+                self._wait_ready(function, deadline)
+            except PortTaken:
+                # the free port found was taken by another process before gunicorn bound it
+                # (other stacks and test workers pick ports too): a new port, a new start
+                if attempt >= 3:
+                    raise
+                function.port = 0
+                self._stop_process(function)
+                self._start_functions([function], attempt + 1)
+                continue
             function.front.target = f"127.0.0.1:{function.port}"
 
 
@@ -974,8 +984,9 @@ class CloudStack(Harness):
                 pass
             if function.process.poll() is not None or time.monotonic() > deadline:
                 tail = function.log.read_text(errors="replace")[-3000:] if function.log else ""
-                raise RuntimeError(f"function {function.key} did not start "
-                                   f"(exit {function.process.poll()}):\n{tail}")
+                error = PortTaken if "Address already in use" in tail else RuntimeError
+                raise error(f"function {function.key} did not start "
+                            f"(exit {function.process.poll()}):\n{tail}")
             time.sleep(0.05)
 
     def _stop_process(self, function: Function) -> None:
@@ -1109,6 +1120,10 @@ def _seconds(value: Any, default: float) -> float:
     if value is None or value == "":
         return default
     return float(str(value).rstrip("s"))
+
+
+class PortTaken(RuntimeError):
+    """A function instance could not bind its port: another process took it first."""
 
 
 def _free_port() -> int:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -62,3 +63,21 @@ def test_every_function_of_infra_runs_in_a_process_of_its_own(cloud) -> None:
     assert env["HYBRIDCAL_MODE"] == "cloud"
     assert env["HYBRIDCAL_KMS_KEY"].endswith("/cryptoKeys/hybridcal-kek")
     assert cloud.functions["process-changes"].threads == 8  # Terraform's concurrency
+
+
+def test_an_instance_whose_port_another_process_took_starts_on_a_new_one(cloud) -> None:
+    # Ports are picked free, then bound by the instance: in between another stack or test
+    # worker may take one (seen in CI). The instance must still come up, elsewhere.
+    old_port, old_pid = cloud.functions["renew-watches"].port, cloud.processes()["renew-watches"]
+    cloud.kill("renew-watches")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", old_port))
+        squatter.listen()
+        cloud.restart("renew-watches")
+
+    assert cloud.functions["renew-watches"].port != old_port
+    assert cloud.processes()["renew-watches"] != old_pid
+    before = len(cloud.messages("renew-watches-tick"))
+    cloud.tick("renew-watches")  # the new instance answers its pushes
+    assert len(cloud.messages("renew-watches-tick")) == before + 1
+    assert cloud.ledger.open_deliveries() == []

@@ -13,17 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.bench_coldstart import CLOUD_ENV  # a deployment's environment, as the bench uses it
+
 ROOT = Path(__file__).resolve().parents[2]
-CLOUD_ENV = {
-    "HYBRIDCAL_MODE": "cloud",
-    "HYBRIDCAL_DELEGATED_SA": "hybridcal-delegate@proj-123456.iam.gserviceaccount.com",
-    "HYBRIDCAL_INTAKE_URL": "https://example.invalid/intake",
-    "HYBRIDCAL_KMS_KEY": "projects/proj-123456/locations/us-central1/keyRings/r/cryptoKeys/k",
-    "HYBRIDCAL_ORG_DOMAINS": "example.com",
-    "GOOGLE_CLOUD_PROJECT": "proj-123456",
-    # the Firestore client is built (not called): the emulator address spares credentials
-    "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
-}
 HEAVY = ("tink", "google.cloud.kms_v1", "googleapiclient", "shared.crypto.sealer")
 
 _PROBE = """

@@ -479,11 +479,17 @@ class CloudStack(Harness):
     def inject(self, topic: str, data: bytes, **attributes: str) -> str:
         """Publish ``data`` to ``topic`` from outside the plan (an operator replaying a message,
         a poison message in a test), as Cloud Scheduler's agent publishes; returns its id."""
+        return self._publish_outside(topic, data, attributes, OPERATOR)
+
+    def _publish_outside(self, topic: str, data: bytes, attributes: dict[str, str],
+                         publisher: str) -> str:
+        """Publish as one of Google's agents or the operator (no grant of the plan is
+        involved) and record it in the ledger under ``publisher``; returns the message id."""
         message_id = str(self._scheduler_publisher.publish(
             f"projects/{self.project}/topics/{topic}", data, **attributes).result(timeout=30))
         self.ledger.record_publish(Published(
             topic=topic, message_id=message_id, data=data, attributes=dict(attributes),
-            ordering_key="", publisher=OPERATOR))
+            ordering_key="", publisher=publisher))
         return message_id
 
     # -- beyond LocalStack -----------------------------------------------------------------------
@@ -1024,12 +1030,7 @@ class CloudStack(Harness):
     def _publish_job(self, job: _Job) -> None:
         """As Cloud Scheduler publishes: the job's data and attributes, as its service agent
         (which holds ``pubsub.topics.publish`` through Google's own grant)."""
-        path = f"projects/{self.project}/topics/{job.topic}"
-        message_id = self._scheduler_publisher.publish(path, job.data,
-                                                       **job.attributes).result(timeout=30)
-        self.ledger.record_publish(Published(
-            topic=job.topic, message_id=str(message_id), data=job.data,
-            attributes=dict(job.attributes), ordering_key="", publisher=SCHEDULER))
+        self._publish_outside(job.topic, job.data, dict(job.attributes), SCHEDULER)
 
     def _dead_letter(self, subscription: PushSubscription, envelope: dict[str, Any],
                      attempts: int) -> None:
@@ -1045,11 +1046,7 @@ class CloudStack(Harness):
         if message.get("publishTime"):
             attributes["CloudPubSubDeadLetterSourceTopicPublishTime"] = message["publishTime"]
         topic = _short(str(subscription.dead_letter_topic), "topics")
-        message_id = self._scheduler_publisher.publish(
-            f"projects/{self.project}/topics/{topic}", data, **attributes).result(timeout=30)
-        self.ledger.record_publish(Published(
-            topic=topic, message_id=str(message_id), data=data, attributes=attributes,
-            ordering_key="", publisher="pubsub-service-agent"))
+        self._publish_outside(topic, data, attributes, "pubsub-service-agent")
 
     def _real_time_loop(self) -> None:
         while not self._stop.wait(0.2):

@@ -215,8 +215,16 @@ def in_sample(mutant: Mutant, share: float) -> bool:
     return int.from_bytes(digest[:4], "big") < share * 2**32
 
 
+def select(mutants: list[Mutant], sample: float | None, only: set[str] | None) -> list[Mutant]:
+    """The mutants to run: not excluded, in the CI sample if one is asked for, and among the
+    descriptions of ``only`` (an earlier run's survivors) if given."""
+    return [m for m in mutants if not m.excluded
+            and (sample is None or in_sample(m, sample))
+            and (only is None or m.description in only)]
+
+
 def run_module(module: str, settings: dict, equivalents: list[dict], sample: float | None,
-               quiet: bool) -> tuple[Report, list[str]]:
+               quiet: bool, only: set[str] | None = None) -> tuple[Report, list[str]]:
     started = time.monotonic()
     tests = settings["tests"]
     missing = [t for t in tests if not (ROOT / t).exists()]
@@ -225,9 +233,8 @@ def run_module(module: str, settings: dict, equivalents: list[dict], sample: flo
     work = prepare(module, tests, settings.get("isolation", "forkserver"))
     report = Report(module, plan(work, module))
     stale = classify(module, report.mutants, equivalents)
-    chosen = [m for m in report.mutants if not m.excluded
-              and (sample is None or in_sample(m, sample))]
-    if sample is not None:
+    chosen = select(report.mutants, sample, only)
+    if sample is not None or only is not None:
         report.mutants = chosen
     log = work / "mutmut.log"
     if chosen:
@@ -257,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="modules to mutate (default: all configured)")
     parser.add_argument("--ci", action="store_true", help="the fixed fast sample of ci modules")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--survivors-of", type=Path, metavar="JSON",
+                        help="run only the mutants an earlier --json run listed as survivors "
+                             "(quick re-check after writing tests; the score then counts only them)")
     args = parser.parse_args(argv)
     config, equivalents = load_config()
     modules = config["modules"]
@@ -265,10 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"not in mutation/config.toml: {unknown}")
     sample = config["ci_sample"] if args.ci else None
+    only_of: dict[str, set[str]] = {}
+    if args.survivors_of:
+        for row in json.loads(args.survivors_of.read_text()):
+            only_of[row["module"]] = set(row["survivors"])
     reports, stale_all = [], []
     started = time.monotonic()
     for module in chosen:
-        report, stale = run_module(module, modules[module], equivalents, sample, False)
+        only = only_of.get(module, set()) if args.survivors_of else None
+        report, stale = run_module(module, modules[module], equivalents, sample, False, only)
         reports.append(report)
         stale_all += [f"{module}: {s}" for s in stale]
 

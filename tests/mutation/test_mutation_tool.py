@@ -6,7 +6,16 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from mutation.__main__ import HERE, ROOT, Mutant, _spans, classify, in_sample, load_config
+from mutation.__main__ import (
+    HERE,
+    ROOT,
+    Mutant,
+    _spans,
+    classify,
+    in_sample,
+    load_config,
+    select,
+)
 
 SOURCE = '''\
 import logging
@@ -66,3 +75,12 @@ def test_every_configured_test_file_exists_and_every_equivalent_has_a_reason():
         assert entry["reason"].strip(), entry
     raw = tomllib.loads((HERE / "equivalents.toml").read_text())
     assert all(Path(ROOT / e["module"]).is_file() for e in raw.get("equivalent", []))
+
+
+def test_a_recheck_runs_only_the_earlier_survivors_that_are_not_excluded():
+    mutants = [Mutant(str(i), f"f: a{i} -> b{i}", []) for i in range(6)]
+    mutants[1].excluded = "equivalent: r"
+    survivors = {"f: a1 -> b1", "f: a4 -> b4", "f: gone -> gone"}
+    assert [m.name for m in select(mutants, None, survivors)] == ["4"]
+    assert [m.name for m in select(mutants, None, None)] == ["0", "2", "3", "4", "5"]
+    assert select(mutants, None, set()) == []

@@ -1,11 +1,14 @@
 """Shared plumbing for the Pub/Sub-triggered entry points.
 
-Delivery is at least once, so: a message id already handled is acknowledged without work; a
-:class:`~shared.errors.TransientError` is re-raised so Pub/Sub redelivers with backoff, until
-``max_delivery_attempts`` (counted in the store, because Eventarc does not pass the attempt
-number) when the message is published to the topic's dead-letter topic with the reason and
-acknowledged; a :class:`~shared.errors.PermanentError` or a malformed envelope is logged and
-acknowledged.
+Delivery is at least once, and every handler is idempotent on its own (a redelivered message
+changes nothing a user sees: ``tests/functions/test_duplicate_delivery.py``), so a handled
+message is not recorded: a claim per message would cost a Firestore read and write on every
+invocation to save the rare duplicate's Google calls (issue #20). A failure is re-raised so
+Pub/Sub redelivers with backoff, until ``max_delivery_attempts`` (counted in the store, only
+when an attempt fails, because Eventarc does not pass the attempt number) when the message is
+published to the topic's dead-letter topic with the reason and acknowledged. The count is left
+to expire through TTL rather than deleted on success (one delete per invocation saved). A
+:class:`~shared.errors.PermanentError` or a malformed envelope is logged and acknowledged.
 """
 
 from __future__ import annotations
@@ -47,11 +50,6 @@ def run(cloud_event: CloudEvent, routes: Mapping[str, Route], services: Services
 
 
 def handle(message: Message, route: Route, services: Services) -> None:
-    store = services.store
-    done_key = f"{message.topic}:{message.message_id}"
-    if store.get(names.PROCESSED, done_key) is not None:
-        _LOGGER.info("duplicate delivery acknowledged", extra=fields(topic=message.topic))
-        return
     failpoints.hit("handler.start")
     try:
         route(services, message.data)
@@ -61,7 +59,7 @@ def handle(message: Message, route: Route, services: Services) -> None:
                         extra=fields(topic=message.topic, error=type(exc).__name__,
                                      detail=str(exc)[:200]))
     except Exception as exc:
-        attempts = _count_attempt(services, done_key)
+        attempts = _count_attempt(services, f"{message.topic}:{message.message_id}")
         if attempts < services.config.max_delivery_attempts:
             raise  # Pub/Sub redelivers with the subscription's exponential backoff
         services.bus.publish(
@@ -74,7 +72,6 @@ def handle(message: Message, route: Route, services: Services) -> None:
         _LOGGER.error("message moved to dead-letter topic",
                       extra=fields(topic=message.topic, attempts=attempts,
                                    error=type(exc).__name__))
-    _mark_done(services, done_key)
     failpoints.hit("handler.before_ack")
 
 
@@ -84,11 +81,6 @@ def _count_attempt(services: Services, key: str) -> int:
         return {"n": n, "expire_at": _expiry(services)}, n
 
     return services.store.transact(names.ATTEMPTS, key, bump)
-
-
-def _mark_done(services: Services, key: str) -> None:
-    services.store.create(names.PROCESSED, key, {"expire_at": _expiry(services)})
-    services.store.delete(names.ATTEMPTS, key)
 
 
 def _expiry(services: Services) -> str:

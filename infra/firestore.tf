@@ -44,12 +44,12 @@ locals {
   }
 
   # The collections the code writes with `expire_at` (tests/infra derives the list from the
-  # code): handled-message ids and delivery attempts (functions/_events.py), join-notification
+  # code): failed delivery attempts (functions/_events.py), join-notification
   # claims, and the public push endpoint's orphan-stop rate limits and once-per-channel marks
   # (shared/changes/intake.py), which would otherwise grow with every forged push. Firestore
   # deletes a document (within about a day) once its `expire_at` has passed; TTL acts only on
   # Timestamp values (FirestoreStore writes one).
-  ttl_collections = toset(["attempts", "notifications", "orphan_stops", "processed", "ratelimits"])
+  ttl_collections = toset(["attempts", "notifications", "orphan_stops", "ratelimits"])
 }
 
 resource "google_firestore_index" "this" {

@@ -15,7 +15,6 @@ MEETINGS = "meetings"  # meetings/{user_id|event}: the sealed meetings index
 SERIES = "series"  # series/{...}: recurring masters expanded into the index
 NOTIFICATIONS = "notifications"  # notifications/{occurrence}: join-notification claims
 DATA_KEYS = "data_keys"  # data_keys/{...}: wrapped per-user data keys (shredded)
-PROCESSED = "processed"  # processed/{topic:message id}: handled Pub/Sub messages (TTL)
 ATTEMPTS = "attempts"  # attempts/{topic:message id}: delivery attempts (TTL)
 RATELIMITS = "ratelimits"  # ratelimits/{name|minute}: counters (TTL)
 ORPHAN_STOPS = "orphan_stops"  # orphan_stops/{channel_id}: stops asked for once (TTL)
@@ -28,4 +27,4 @@ PER_USER_BY_FIELD = (MEETINGS, NOTIFICATIONS, SERIES)
 # stopped), data keys are crypto-shredded by the sealer, the user record keeps the status.
 PER_USER_HANDLED_APART = (CHANNELS, DATA_KEYS, USERS)
 # Not per user: delivery bookkeeping and counters, which expire through TTL.
-NOT_PER_USER = (PROCESSED, ATTEMPTS, RATELIMITS, ORPHAN_STOPS)
+NOT_PER_USER = (ATTEMPTS, RATELIMITS, ORPHAN_STOPS)

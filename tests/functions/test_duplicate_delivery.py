@@ -5,9 +5,9 @@ change, no second join notification, no second presence update, no second channe
 
 Each test lets the handler finish and marks the message done, then kills the instance before
 the acknowledgement (the ``handler.before_ack`` failpoint), so the bus redelivers exactly that
-message. ``functions/_events.py`` acknowledges a message id it already handled without work;
-these tests also hold with that check removed (issue 22), because every handler is idempotent
-on its own: the dedup saves Google calls, it is not what keeps effects single.
+message. ``functions/_events.py`` keeps no record of handled message ids (issue #20: a claim
+per message cost a Firestore read and write on every invocation); these tests are what shows
+that is safe, because every handler is idempotent on its own.
 """
 
 from __future__ import annotations

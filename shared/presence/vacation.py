@@ -330,9 +330,13 @@ def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer,
         return "deferred"
     try:
         current = services.store.get(COLLECTION, user_id) or {}
+        if current.get("publish_pending"):
+            # The outbox: a change stored but not published (a crash, Pub/Sub down) goes out
+            # now, whether or not this user is read again: a withdrawal's user is in error, and
+            # a shard redelivered too late for its tick is skipped, so this may be the last
+            # chance before the claim is lost.
+            _publish(services, user_id, current)
         if current.get("polled_tick") == tick:
-            if current.get("publish_pending"):
-                _publish(services, user_id, current)
             return "skipped"
         user = services.store.get(names.USERS, user_id)
         if not user or user.get("status") != "active" or not user.get("email"):

@@ -1,0 +1,334 @@
+"""Keeping watches alive, driven directly on the real store, bus and Workspace simulator (#22).
+
+Found by mutation testing of shared/users/renewal.py: which users a renewal tick fans out
+(channels renewed before they expire, reconciliation and re-validation when due), what the
+worker does for each kind of message, and which orphan channels it stops. The stack-level
+scenarios are in test_watch_lifecycle.py and test_renewal_order.py; these are fast enough for
+the module's mutation run (mutation/config.toml).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shared.bus.base import Topics
+from shared.clock import to_rfc3339
+from shared.errors import BadRequest
+from shared.store import names
+from shared.store.base import Filter
+from shared.users import provisioning, renewal, watch, workspaces
+from tests.shared.users.direct import Env
+
+ANN, BOB, CAT = "ann@example.com", "bob@example.com", "cat@example.com"
+ROOM = "room-1@example.com"
+HOUR = 3600
+
+
+@pytest.fixture
+def env(tmp_path):
+    running = Env(tmp_path)
+    yield running
+    running.close()
+
+
+def _active(env, email):
+    env.sim.add_user(email)
+    assert provisioning.activate_now(env.services, email) == "active"
+    return env.user_id(email)
+
+
+def _fanned_out(env):
+    return [(m.data["user_id"], m.data["kind"]) for m in env.bus.published(Topics.RENEW_USER)]
+
+
+def _reconcile_syncs(env):
+    return [m for m in env.bus.published(Topics.CALENDAR_CHANGES)
+            if m.data.get("reason") == "reconcile"]
+
+
+def _refuse_delegation(env, email):
+    env.sim.delegation.revoke(env.sim.service_account_info["client_id"])
+    env.services.workspace.forget(email)
+
+
+# -- the tick -----------------------------------------------------------------------------------
+
+def test_a_tick_renews_channels_expiring_within_the_horizon_once_per_user(env):
+    ann, bob = _active(env, ANN), _active(env, BOB)
+    env.clock.advance(HOUR)
+    watch.start_channel(env.services, ann, ANN)  # ann has two, both due
+    env.clock.advance(timedelta(days=6).total_seconds() - HOUR)  # bob's: exactly the horizon
+    env.services.store.merge(names.USERS, ann, {"next_reconcile_at": "2099-01-01T00:00:00Z"})
+    env.services.store.merge(names.USERS, bob, {"next_reconcile_at": "2099-01-01T00:00:00Z"})
+
+    result = renewal.on_tick(env.services)
+
+    assert sorted(_fanned_out(env)) == sorted([(ann, "renew"), (bob, "renew")])
+    assert (result.renewals, result.reconciliations, result.revalidations) == (2, 0, 0)
+    for message in env.bus.published(Topics.RENEW_USER):
+        assert message.ordering_key == message.data["user_id"]
+
+
+def test_a_channel_lasting_past_the_horizon_is_not_renewed_yet(env):
+    _active(env, ANN)
+    env.clock.advance(timedelta(days=6).total_seconds() - 1)  # one second more than a day left
+    env.services.store.merge(names.USERS, env.user_id(ANN),
+                             {"next_reconcile_at": "2099-01-01T00:00:00Z"})
+    assert renewal.on_tick(env.services).renewals == 0
+    assert _fanned_out(env) == []
+
+
+def test_an_expired_channel_is_still_renewed_and_a_stopped_one_is_not(env):
+    ann, bob = _active(env, ANN), _active(env, BOB)
+    [(bobs, doc)] = env.channels(bob).items()
+    watch.stop_channel(env.services, BOB, bobs, doc["resource_id"])
+    env.clock.advance(timedelta(days=9).total_seconds())
+    assert renewal.expiring_channel_owners(env.services, env.now()) == [ann]
+
+
+def test_a_tick_reconciles_active_users_whose_reconciliation_is_due(env):
+    ann, bob, cat = _active(env, ANN), _active(env, BOB), _active(env, CAT)
+    now = env.now()
+    env.services.store.merge(names.USERS, ann, {"next_reconcile_at": to_rfc3339(now)})
+    env.services.store.merge(names.USERS, bob, {
+        "next_reconcile_at": to_rfc3339(now + timedelta(seconds=1))})
+    env.services.store.merge(names.USERS, cat, {"next_reconcile_at": to_rfc3339(now),
+                                                "status": "deactivated"})
+    result = renewal.on_tick(env.services)
+    assert _fanned_out(env) == [(ann, "reconcile")]
+    assert (result.renewals, result.reconciliations, result.revalidations) == (0, 1, 0)
+
+
+def test_a_tick_revalidates_users_in_error_or_pending_once_their_back_off_passed(env):
+    now = env.now()
+    for user, state, when in [("u-err", "error", now), ("u-pend", "pending", now),
+                              ("u-later", "error", now + timedelta(seconds=1)),
+                              ("u-active", "active", now + timedelta(days=1)),
+                              ("u-gone", "deactivated", now)]:
+        env.services.store.put(names.USERS, user, {
+            "status": state, "next_validation_at": to_rfc3339(when),
+            "next_reconcile_at": to_rfc3339(now + timedelta(days=1))})
+    result = renewal.on_tick(env.services)
+    assert _fanned_out(env) == [("u-err", "revalidate"), ("u-pend", "revalidate")]
+    assert (result.renewals, result.reconciliations, result.revalidations) == (0, 0, 2)
+
+
+def test_due_reads_every_match_across_pages_and_ties_once(env, monkeypatch):
+    monkeypatch.setattr(renewal, "PAGE", 3)  # the paging logic with pages of three
+    store = env.services.store
+    expected = []
+    for n in range(14):  # ties across page boundaries: 5 on the first value, 4 on the second
+        when = ["2026-01-01", "2026-01-02", "2026-01-03"][min(n // 5, 2)] + "T00:00:00Z"
+        store.put("channels", f"c{n:02d}", {"state": "active", "expires": when})
+        expected.append(f"c{n:02d}")
+    store.put("channels", "late", {"state": "active", "expires": "2026-02-01T00:00:00Z"})
+    store.put("channels", "done", {"state": "stopped", "expires": "2026-01-01T00:00:00Z"})
+
+    def keys(limit=renewal.MAX_PER_TICK, until="2026-01-31T00:00:00Z"):
+        return [k for k, _ in renewal.due(env.services, "channels",
+                                          Filter("state", "==", "active"), "expires", until,
+                                          limit=limit)]
+
+    assert keys() == expected  # in due order, each once, nothing past the bound
+    assert keys(until="2026-01-02T00:00:00Z") == expected[:10]  # the bound itself is due
+    assert keys(limit=4) == expected[:5]  # a tick stops at its limit (after that page)
+    assert keys(limit=3) == expected[:3]
+    store.put("channels", "c99", {"state": "active", "expires": "2026-01-04T00:00:00Z"})
+    assert keys() == [*expected, "c99"]  # a short last page of the range ends the read
+
+
+# -- the worker ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data", [
+    {"user_id": "u1", "kind": "delete-everything"}, {"kind": "renew"}, {"user_id": ""},
+    {"user_id": 7}, {"kind": "orphan", "channel_id": "hc-1"},
+    {"kind": "orphan", "channel_id": "hc-1", "resource_id": ""},
+    {"kind": "orphan", "channel_id": 5, "resource_id": "r"}])
+def test_a_malformed_message_is_a_bad_request(env, data):
+    with pytest.raises(BadRequest):
+        renewal.renew_user(env.services, data)
+
+
+def test_a_due_channel_is_renewed_make_before_break_and_a_fresh_one_kept(env):
+    ann = _active(env, ANN)
+    [old] = env.channels(ann)
+    env.seen.clear()
+    assert renewal.renew_user(env.services, {"user_id": ann}) == "fresh"  # kind defaults
+    assert env.seen == []
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "renew"}) == "renewed"
+    assert env.operations() == ["watch", "stop"]
+    assert env.seen[1].channel_id == old
+    assert len(env.live_at_google(ANN)) == 1 and old not in env.live_at_google(ANN)
+
+
+def test_a_rooms_channel_is_renewed_as_the_account_it_is_shared_with(env):
+    env.sim.add_room(ROOM, "Room 1")
+    assert workspaces.activate_workspace(env.services, ROOM) == "active"
+    uid = env.user_id(ROOM)
+    env.seen.clear()
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())
+    assert renewal.renew_user(env.services, {"user_id": uid, "kind": "renew"}) == "renewed"
+    assert [s.caller for s in env.seen if s.operation == "watch"] == [env.config.room_reader]
+    assert len(env.live_at_google(ROOM)) == 1
+
+
+def test_reconciliation_keeps_a_live_channel_and_syncs_and_is_rescheduled(env):
+    ann = _active(env, ANN)
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "reconcile"}) == "reconciled"
+    assert len(env.live_at_google(ANN)) == 1 and len(env.seen) == 3  # watched, renewed, stopped
+    [sync] = _reconcile_syncs(env)
+    assert sync.data == {"user_id": ann, "reason": "reconcile"} and sync.ordering_key == ann
+    assert env.services.store.get(names.USERS, ann)["next_reconcile_at"] == to_rfc3339(
+        env.now() + timedelta(seconds=env.config.reconcile_interval_seconds))
+
+
+def test_a_user_no_longer_active_gets_their_channels_stopped(env):
+    ann = _active(env, ANN)
+    env.services.store.merge(names.USERS, ann, {"status": "deactivated"})
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "renew"}) == "inactive"
+    assert env.live_at_google(ANN) == []
+    assert {d["state"] for d in env.channels(ann).values()} == {"stopped"}
+
+
+def test_an_active_record_without_an_address_gets_no_new_channel(env):
+    ann = _active(env, ANN)
+    env.services.store.put(names.USERS, ann, {"status": "active"})
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "reconcile"}) == "inactive"
+    assert {d["state"] for d in env.channels(ann).values()} == {"stopped"}
+    assert _reconcile_syncs(env) == []
+    assert renewal.renew_user(env.services, {"user_id": "u-unknown"}) == "inactive"
+
+
+def test_revoked_delegation_moves_the_user_to_error_with_the_reason(env):
+    ann = _active(env, ANN)
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())
+    _refuse_delegation(env, ANN)
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "reconcile"}) == "error"
+    record = env.services.store.get(names.USERS, ann)
+    assert record["status"] == "error" and record["reason_code"]
+    assert _reconcile_syncs(env) == []
+
+
+def test_a_room_whose_calendar_is_gone_moves_to_error(env):
+    env.sim.add_room(ROOM, "Room 1")
+    workspaces.activate_workspace(env.services, ROOM)
+    uid = env.user_id(ROOM)
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())
+    env.sim.remove_user(ROOM)
+    assert renewal.renew_user(env.services, {"user_id": uid, "kind": "renew"}) == "error"
+    assert env.services.store.get(names.USERS, uid)["status"] == "error"
+
+
+# -- re-validation ------------------------------------------------------------------------------
+
+def test_a_user_in_error_is_revalidated_and_becomes_active(env):
+    env.sim.add_user(ANN)
+    _refuse_delegation(env, ANN)
+    assert provisioning.activate_now(env.services, ANN) == "error"
+    env.sim.delegation.authorize(env.sim.service_account_info["client_id"],
+                                 ["https://www.googleapis.com/auth/calendar",
+                                  "https://www.googleapis.com/auth/gmail.settings.basic"])
+    ann = env.user_id(ANN)
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "revalidate"}) == "active"
+    assert len(env.live_at_google(ANN)) == 1
+
+
+def test_a_room_in_error_is_revalidated_as_a_room(env):
+    env.sim.add_room(ROOM, "Room 1")
+    uid = env.user_id(ROOM)
+    env.services.store.put(names.USERS, uid, {"email": ROOM, "kind": "workspace",
+                                              "status": "error"})
+    assert renewal.revalidate(env.services, " Room-1@Example.com ") == "active"
+    assert env.services.store.get(names.USERS, uid)["acts_as"] == env.config.room_reader
+
+
+@pytest.mark.parametrize("state", ["pending", "validating"])
+def test_a_pending_or_validating_user_is_validated_again(env, state):
+    env.sim.add_user(ANN)
+    env.services.store.put(names.USERS, env.user_id(ANN), {"email": ANN, "status": state})
+    assert renewal.revalidate(env.services, ANN) == "active"
+
+
+def test_active_and_deactivated_users_are_not_revalidated(env):
+    ann = _active(env, ANN)
+    env.seen.clear()
+    assert renewal.revalidate(env.services, ANN) == "active"
+    env.services.store.merge(names.USERS, ann, {"status": "deactivated"})
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "revalidate"}) == \
+        "deactivated"
+    assert env.seen == []  # no second channel
+    assert renewal.renew_user(env.services, {"user_id": "u-x", "kind": "revalidate"}) == "unknown"
+    assert renewal.revalidate(env.services, "nobody@example.com") == "unknown"
+
+
+# -- orphans ------------------------------------------------------------------------------------
+
+def _orphan(env, email):
+    """A channel Google serves on ``email``'s calendar that we have no record of."""
+    uid = env.user_id(email)
+    doc = watch.start_channel(env.services, uid, email)
+    env.services.store.delete(names.CHANNELS, doc["id"])
+    env.seen.clear()
+    return {"kind": "orphan", "channel_id": doc["id"], "resource_id": doc["resource_id"]}
+
+
+def test_an_orphan_on_a_users_calendar_is_stopped_without_a_record(env):
+    ann = _active(env, ANN)
+    orphan = _orphan(env, ANN)
+    assert renewal.renew_user(env.services, orphan) == "stopped"
+    assert [s.body for s in env.seen] == [{"id": orphan["channel_id"],
+                                           "resourceId": orphan["resource_id"]}]
+    assert orphan["channel_id"] not in env.live_at_google(ANN)
+    assert len(env.live_at_google(ANN)) == 1  # the user's own channel serves on
+    assert orphan["channel_id"] not in env.channels(ann)
+
+
+def test_an_orphan_of_a_room_is_stopped_as_the_account_it_is_shared_with(env):
+    env.sim.add_room(ROOM, "Room 1")
+    workspaces.activate_workspace(env.services, ROOM)
+    uid = env.user_id(ROOM)
+    doc = watch.start_channel(env.services, uid, env.config.room_reader, ROOM)
+    env.services.store.delete(names.CHANNELS, doc["id"])
+    assert renewal.stop_orphan(env.services, {"channel_id": doc["id"],
+                                              "resource_id": doc["resource_id"]}) == "stopped"
+    assert doc["id"] not in env.live_at_google(ROOM)
+
+
+def test_a_push_that_overtook_its_watch_is_not_an_orphan(env):
+    ann = _active(env, ANN)
+    [(channel, doc)] = env.channels(ann).items()
+    env.seen.clear()
+    assert renewal.renew_user(env.services, {"kind": "orphan", "channel_id": channel,
+                                             "resource_id": doc["resource_id"]}) == "known"
+    assert env.seen == [] and env.live_at_google(ANN) == [channel]
+
+
+def test_a_forged_orphan_on_an_unknown_resource_makes_no_google_call(env):
+    _active(env, ANN)
+    orphan = _orphan(env, ANN)
+    assert renewal.renew_user(env.services, {**orphan, "resource_id": "r-made-up"}) == \
+        "unknown-resource"
+    # a resource recorded for a user the service no longer knows by address
+    env.services.store.put(names.CHANNELS, "hc-other", {"user_id": "u-nobody",
+                                                        "resource_id": "r-nobody"})
+    assert renewal.renew_user(env.services, {**orphan, "resource_id": "r-nobody"}) == \
+        "unknown-resource"
+    assert env.seen == []
+
+
+def test_an_orphan_stop_google_refuses_is_left_to_expire(env):
+    _active(env, ANN)
+    orphan = _orphan(env, ANN)
+    _refuse_delegation(env, ANN)
+    assert renewal.renew_user(env.services, orphan) == "refused"
+
+
+def test_an_orphan_stop_of_a_disabled_api_is_left_to_expire(env):
+    _active(env, ANN)
+    orphan = _orphan(env, ANN)
+    env.sim.set_api_enabled("calendar", False)
+    assert renewal.renew_user(env.services, orphan) == "refused"

@@ -136,7 +136,7 @@ def _list_all(gateway: CalendarGateway, token: str | None
 
 def _result(store: Store, user_id: str, now: datetime, events: list[dict[str, Any]],
             full: bool, next_token: str | None, calls: int, recover: bool,
-            signature: str = "") -> SyncResult:
+            signature: str) -> SyncResult:
     def commit() -> None:
         # The round is over (processed and published): close it in the same write.
         update: dict[str, Any] = {"sync_token": next_token, "last_sync": to_rfc3339(now),

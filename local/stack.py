@@ -560,6 +560,8 @@ class LocalStack(Harness):
         import contextlib
         import time
 
+        from shared.billing import billed_instance_seconds
+
         meter = self.functions_meter
 
         @contextlib.contextmanager
@@ -572,9 +574,11 @@ class LocalStack(Harness):
                 elapsed = time.perf_counter() - wall
                 meter.add("functions.invocations", detail=target)
                 meter.add("functions.cpu_seconds", cpu, detail=target)
-                # Cloud Run bills instance time rounded up to 100 ms; a request alone on its
-                # instance (concurrency 1, or a quiet instance) is billed at least that.
-                meter.add("functions.billed_seconds", max(0.1, elapsed), detail=target)
+                # Cloud Run bills instance time rounded up to 100 ms; counted per request, as
+                # if each were alone on its instance (an upper bound; CloudStack's fronts
+                # count overlapping requests once).
+                meter.add("functions.billed_seconds", billed_instance_seconds(elapsed),
+                          detail=target)
 
         return counted()
 

@@ -14,6 +14,7 @@ detailed keys are only ever added next to their total.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Iterable
@@ -24,6 +25,10 @@ from typing import cast
 PUBSUB_MIN_REQUEST_BYTES = 1000
 # Pub/Sub counts 20 bytes for the publish timestamp of every message (same page).
 PUBSUB_TIMESTAMP_BYTES = 20
+
+# Cloud Run functions bill instance time in 100 ms increments, rounded up
+# (https://cloud.google.com/run/pricing, "billable time").
+INSTANCE_TIME_INCREMENT_SECONDS = 0.1
 
 KEYS = ("firestore.reads", "firestore.writes", "firestore.deletes", "pubsub.messages",
         "pubsub.bytes", "kms.calls", "functions.invocations", "functions.cpu_seconds")
@@ -52,6 +57,13 @@ class Meter:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+
+def billed_instance_seconds(busy_seconds: float) -> float:
+    """A spell an instance was busy with requests, as billed: rounded up to the next 100 ms
+    (a request too short to measure still costs one increment)."""
+    increments = math.ceil(round(busy_seconds / INSTANCE_TIME_INCREMENT_SECONDS, 6))
+    return max(1, increments) * INSTANCE_TIME_INCREMENT_SECONDS
 
 
 def total(meters: Iterable[Meter | None]) -> Counter[str]:

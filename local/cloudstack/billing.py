@@ -6,7 +6,9 @@ writes its services' meter to ``<data_dir>/billing/<function>-<pid>.json`` after
 before the answer leaves (a small file write, harness-only; in production the meter stays an
 in-memory counter); files outlive killed instances, so their counts stay in the bill.
 The harness adds what Google's side of the deployment measures: invocations (requests each
-function's Cloud Run front passed on), Pub/Sub push deliveries and their billed bytes (counted
+function's Cloud Run front passed on), billed instance time (the spells an instance had a request
+in flight, each rounded up to 100 ms, as request-based billing counts it; real seconds, not the
+fake clock's), Pub/Sub push deliveries and their billed bytes (counted
 by the fronts) and CPU seconds of each instance's process group (``/proc/<pid>/stat`` utime and
 stime of the gunicorn arbiter and worker, children's included; a killed instance's CPU counts
 up to the last time the harness looked, so call ``billing()`` before killing to keep it).
@@ -90,6 +92,8 @@ def collect(directory: Path, fronts: Iterable[tuple[str, Any]], cpu: dict[str, f
     for key, front in fronts:
         counts["functions.invocations"] += front.requests
         counts[f"functions.invocations:{key}"] += front.requests
+        counts["functions.billed_seconds"] += front.billed_seconds
+        counts[f"functions.billed_seconds:{key}"] += front.billed_seconds
         deliveries = getattr(front, "push_deliveries", 0)
         counts["pubsub.deliveries"] += deliveries
         counts["pubsub.bytes"] += getattr(front, "push_bytes", 0)

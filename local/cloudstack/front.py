@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from local.cloudstack.iam import Policy, _Server
 from local.cloudstack.ledger import Ledger, PushSubscription, decode_push
+from shared.billing import billed_instance_seconds
 
 _LOGGER = logging.getLogger(__name__)
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -71,6 +73,10 @@ class Front:
         self.requests = 0
         self.push_deliveries = 0  # Pub/Sub push requests, and their billed bytes (#20)
         self.push_bytes = 0
+        # Instance time as Cloud Run's request-based billing counts it: the time the instance
+        # had at least one request in flight, each busy spell rounded up to 100 ms (#20).
+        self.billed_seconds = 0.0
+        self._busy_since = 0.0
         self._in_flight = 0
         self._count_lock = threading.Lock()
         self._ready = threading.Condition()
@@ -112,12 +118,17 @@ class Front:
     def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
         with self._count_lock:
+            if self._in_flight == 0:
+                self._busy_since = time.monotonic()
             self._in_flight += 1
         try:
             response = self._handle(request)
         finally:
             with self._count_lock:
                 self._in_flight -= 1
+                if self._in_flight == 0:
+                    self.billed_seconds += billed_instance_seconds(
+                        time.monotonic() - self._busy_since)
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:

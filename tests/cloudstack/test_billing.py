@@ -36,6 +36,10 @@ def test_a_keyword_change_is_billed_in_the_functions_that_did_it(cloud) -> None:
     assert spent["functions.invocations:intake-push"] >= 2  # the change and our patch's echo
     assert spent["functions.invocations:process-changes"] >= 2
     assert spent["functions.cpu_seconds:process-changes"] > 0
+    # instance time: the spells each instance had a request in flight, in 100 ms steps
+    billed = spent["functions.billed_seconds:process-changes"]
+    assert billed >= 0.1 and abs(billed * 10 - round(billed * 10)) < 1e-6
+    assert spent["functions.billed_seconds:provision-users"] == 0  # it did none of this work
     assert spent["firestore.reads"] > 0 and spent["firestore.writes"] > 0
     assert spent["firestore.reads:channels"] >= 2  # intake_push checks each push's channel
     assert spent["kms.calls"] >= 1  # the user's first data key, wrapped by Cloud KMS

@@ -59,3 +59,13 @@ def test_a_push_for_a_change_nothing_indexes_costs_less_than_a_keyword_change(st
     assert plain["functions.invocations:intake_push"] == 1  # no patch, so no echo push
     assert keyword["functions.invocations:intake_push"] == 2
     assert keyword["firestore.writes"] > plain["firestore.writes"]
+
+
+def test_instance_time_is_billed_in_whole_100_ms_steps_rounded_up():
+    from shared.billing import billed_instance_seconds
+
+    assert billed_instance_seconds(0.0) == 0.1  # a request too short to measure: one step
+    assert billed_instance_seconds(0.1) == 0.1
+    assert billed_instance_seconds(0.101) == 0.2
+    assert abs(billed_instance_seconds(0.25) - 0.3) < 1e-9
+    assert abs(billed_instance_seconds(1.0) - 1.0) < 1e-9  # not 1.1 from float error

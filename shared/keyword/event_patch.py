@@ -97,11 +97,18 @@ def decide(event: Mapping[str, Any], keywords: Mapping[str, str]) -> Decision | 
 def write_body(event: Mapping[str, Any], match: KeywordMatch, details: JoinDetails,
                block: str) -> dict[str, Any]:
     location = event.get("location") or ""
-    new_location = location[:match.start] + details.url + location[match.end:]
+    before, after = location[:match.start], location[match.end:]
+    new_location = before + details.url + after
+    # The link we wrote earlier goes wherever the user left it (a keyword switch, or the
+    # keyword typed again next to it), looked for in their text only: never cut out of the
+    # link that replaces the keyword, which may start with it.
     old_url = joinblock.url_in(joinblock.find(event.get("description")))
-    if old_url and old_url != details.url and old_url in new_location:
-        index = new_location.index(old_url)
-        new_location = remove_span(new_location, index, index + len(old_url))
+    if old_url:
+        index = before.find(old_url)
+        if index < 0 and old_url in after:
+            index = len(before) + len(details.url) + after.index(old_url)
+        if index >= 0:
+            new_location = remove_span(new_location, index, index + len(old_url))
     # Patch semantics merge the private map: only our keys are sent, the rest stays as it is.
     private = {KEY_KEYWORD: match.token, KEY_PROVIDER: details.provider[:1024],
                KEY_HASH: block_hash(block)}

@@ -17,8 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import googleapiclient.discovery  # noqa: F401
 import pytest
+import tink.aead  # noqa: F401
 
+import shared.google.factory  # noqa: F401
 from local.workspace_sim import WorkspaceSimulator
 from local.workspace_sim.faults import Faults
 from shared.bus.base import Topics
@@ -34,6 +37,9 @@ from shared.keyword import joinblock
 from shared.runtime import build_embedded
 from shared.store.base import Filter
 
+# googleapiclient, Tink and the factory are imported above, not on first use as the product
+# does: the mutation run's fork server collects this module once, so each mutant's run starts
+# with them loaded.
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 _domains = itertools.count(1)
 
@@ -88,6 +94,7 @@ class World:
         config = Config(data_dir=str(data_dir), google_api_endpoint=sim.url,
                         token_uri=sim.token_uri, pseudonym_key="test-" + self.domain,
                         intake_url="https://intake.example.com/intake_push",
+                        keywords={"@webex": "webex-personal-room", "@gmeet": "google-meet"},
                         workspace_admin=f"admin@{self.domain}",
                         room_reader=f"rooms@{self.domain}")
         sim.add_user(config.workspace_admin or "", admin=True)
@@ -357,7 +364,7 @@ def test_a_refused_channel_stop_is_acknowledged_and_left_to_expire(world):
     assert not _stopped_at_google(world, channel)
 
 
-@pytest.mark.parametrize("channel", [None, "", 7, "unknown"])
+@pytest.mark.parametrize("channel", [None, "", 7, ["ch1"], {"id": "ch1"}, "unknown"])
 def test_an_inactive_users_message_without_a_known_channel_is_just_acknowledged(world, channel):
     anna = world.person("anna")
     world.services.store.merge("users", anna.id, {"status": "error"})
@@ -432,6 +439,25 @@ def test_a_sync_request_while_another_worker_holds_the_lease_is_retried_later(wo
     world.clock.advance(sync.LEASE_SECONDS)  # its holder died: the lease ran out
     world.sync(anna)
     assert world.event(anna, event["id"])["location"] == anna.url
+
+
+def test_a_second_workers_sync_while_one_is_running_is_refused_and_retried_later(
+        world, monkeypatch):
+    anna = world.person("anna")
+    world.create(anna, "@webex")
+    refused: list[Exception] = []
+
+    def meanwhile(n: int) -> None:
+        if n == 1:  # a redelivered message overtakes the running sync on another instance
+            try:
+                world.sync(anna)
+            except processing.LeaseHeld as exc:
+                refused.append(exc)
+
+    rounds = _during_list(world, monkeypatch, meanwhile)
+    world.sync(anna, "initial")
+    assert len(refused) == 1
+    assert rounds == [1, 2]  # the refused request left the work pending: one more round
 
 
 def _during_list(world: World, monkeypatch, action) -> list[int]:
@@ -709,3 +735,40 @@ def test_writes_through_a_rooms_gateway_keep_googles_concurrency_check(world):
         token="t", ttl_seconds=3600)
     gateway.stop_channel(f"room-{world.domain}", channel["resourceId"])
     assert _stopped_at_google(world, f"room-{world.domain}")
+
+
+def test_a_keyword_booking_on_the_rooms_own_calendar_gets_a_meet_conference(world):
+    room = world.room("board")
+    reader = world.services.store.get("users", room.id)["acts_as"]
+    begin = NOW + timedelta(hours=2)
+    booking = world.services.workspace.calendar(reader, room.email).insert({
+        "summary": "Walk-in", "location": "@gmeet", "start": {"dateTime": to_rfc3339(begin)},
+        "end": {"dateTime": to_rfc3339(begin + timedelta(minutes=30))}})
+    world.sync(room, "initial")
+    stored = world.services.workspace.calendar(reader, room.email).get(booking["id"])
+    url = stored["conferenceData"]["entryPoints"][0]["uri"]
+    assert url.startswith("https://meet.google.com/") and stored["location"] == url
+    assert world.app(room)[booking["id"]]["join_url"] == url
+
+
+def test_a_meeting_cancelled_after_the_room_synced_leaves_the_rooms_list(world):
+    anna = world.person("anna")
+    room = world.room("board")
+    event = world.create(anna, "", summary="Review", attendees=[{"email": room.email}])
+    world.sync(room, "initial")
+    assert set(world.app(room)) == {event["id"]}
+    world.call(anna, "calendar.events.delete", {"cal": "primary", "eid": event["id"]})
+    world.sync(room)
+    assert world.app(room) == {} and world.index(room) == {}
+
+
+def test_a_rooms_calendar_listed_over_several_pages_is_indexed_whole(world, monkeypatch):
+    from shared.google import calendar
+
+    monkeypatch.setitem(calendar.LIST_PARAMS, "maxResults", 2)  # pages of two events
+    anna = world.person("anna")
+    room = world.room("board")
+    events = [world.create(anna, "", summary=f"Review {n}", start=timedelta(hours=n + 1),
+                           attendees=[{"email": room.email}]) for n in range(3)]
+    world.sync(room, "initial")
+    assert set(world.app(room)) == {e["id"] for e in events}

@@ -213,11 +213,12 @@ def on_tick(services: Services) -> ShardPlan:
             "deadline": deadline,
             "max_rate": plan.max_rate,
         })
-    log = _LOGGER.info if plan.fits_interval else _LOGGER.warning
-    log("vacation poll planned" if plan.fits_interval else
-        "vacation poll cannot cover every user within the interval; raise the interval",
-        extra=fields(users=plan.users, shards=plan.shards, shard_size=plan.shard_size,
-                     peak_quota_share=round(plan.project_quota_share, 4)))
+    # A population the interval cannot cover is the operator's to fix: a warning says so.
+    level = logging.INFO if plan.fits_interval else logging.WARNING
+    _LOGGER.log(level, "vacation poll planned" if plan.fits_interval else
+                "vacation poll cannot cover every user within the interval; raise the interval",
+                extra=fields(users=plan.users, shards=plan.shards, shard_size=plan.shard_size,
+                             peak_quota_share=round(plan.project_quota_share, 4)))
     return plan
 
 

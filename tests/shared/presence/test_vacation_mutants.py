@@ -13,6 +13,8 @@ clock themselves.
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,8 +72,8 @@ def domain():
 @pytest.fixture
 def sim(domain):
     """The domain as new: nobody in it, no faults, the delegation whole, no calls counted.
-    Its clock only moves on (an hour per test), so tests count time from ``now``."""
-    domain.clock.advance(hours=1)
+    Its clock only moves on, so tests count time from ``now``."""
+    domain.clock.advance(minutes=1)
     with domain.lock:
         domain.users.clear()
         domain.calendar_state.calendars.clear()
@@ -80,27 +82,40 @@ def sim(domain):
     domain.delegation.authorize(domain.service_account_info["client_id"], SCOPES)
     domain.reset_counters()
     yield domain
+    domain.__dict__.pop("count", None)  # a test's watch on the requests (see _in_flight)
+
+
+@pytest.fixture(scope="module")
+def backoff_log() -> list[list[float]]:
+    return [[]]
+
+
+@pytest.fixture(scope="module")
+def workspace(domain, backoff_log):
+    """The service's Google clients for the module, kept warm as a deployed instance keeps
+    them (building a Gmail client per user costs more than a test); backoff waits go to the
+    running test's ``backoffs``."""
+    return WorkspaceFactory(api_endpoint=domain.url, token_uri=domain.token_uri,
+                            service_account_info=domain.service_account_info,
+                            sleep=lambda seconds: backoff_log[0].append(seconds))
 
 
 @pytest.fixture
-def backoffs() -> list[float]:
-    return []
-
-
-def _services(tmp_path, sim, backoffs, **config: Any) -> Services:
-    factory = WorkspaceFactory(api_endpoint=sim.url, token_uri=sim.token_uri,
-                               service_account_info=sim.service_account_info,
-                               sleep=backoffs.append)
-    return Services(config=Config(**config), clock=sim.clock,
-                    store=SqliteStore(tmp_path / "s.sqlite3"), bus=LocalBus(sim.clock),
-                    sealer=NoSealer(), workspace=factory, sleep=Waits())
+def backoffs(backoff_log) -> list[float]:
+    """What ``call_google`` waited between retries during this test (the clock stands)."""
+    backoff_log[0] = []
+    return backoff_log[0]
 
 
 @pytest.fixture
-def services(tmp_path, sim, backoffs):
-    services = _services(tmp_path, sim, backoffs)
+def services(tmp_path, sim, workspace, backoffs):
+    services = Services(config=Config(), clock=sim.clock,
+                        store=SqliteStore(tmp_path / "s.sqlite3"), bus=LocalBus(sim.clock),
+                        sealer=NoSealer(), workspace=workspace, sleep=Waits())
+    store = services.store
     yield services
-    services.store.close()
+    for used in {store, services.store}:  # a test may bring its own
+        used.close()
 
 
 def _user(services, sim, uid: str, responder: dict[str, Any] | None = None, *,
@@ -159,11 +174,26 @@ def _presence(services, uid: str) -> tuple[str, str | None, str | None]:
 
 
 # -- the tick ------------------------------------------------------------------------------------
+class PagedStore(SqliteStore):
+    """The real store, counting the pages of users read (and failing fast on a tick that
+    would page through them without end)."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.user_pages = 0
+
+    def query(self, collection, *args, **kwargs):
+        if collection == names.USERS:
+            self.user_pages += 1
+            assert self.user_pages <= 10, "the tick keeps paging through the users"
+        return super().query(collection, *args, **kwargs)
+
+
 @pytest.mark.parametrize(("interval", "slot"), [(600, 80.0), (120, 40.0)])
 def test_a_tick_shards_every_active_user_exactly_once_with_start_times_spread(
-        services, interval, slot):
+        services, tmp_path, caplog, interval, slot):
     services.config = Config(vacation_interval_seconds=interval)
-    store = services.store
+    store = services.store = PagedStore(tmp_path / "paged.sqlite3")
     active = [f"u{n:05d}" for n in range(2001)]  # more than 4 pages of 500, 3 shards of 667
     for uid in active:
         store.put(names.USERS, uid, {"status": "active", "email": f"{uid}@example.com"})
@@ -172,7 +202,8 @@ def test_a_tick_shards_every_active_user_exactly_once_with_start_times_spread(
     for status in ("error", "pending", "deactivated"):
         store.put(names.USERS, f"u00002{status}", {"status": status, "email": "z@x"})
 
-    plan = vacation.on_tick(services)
+    with caplog.at_level(logging.INFO, logger=vacation.__name__):
+        plan = vacation.on_tick(services)
 
     shards = [m for m in services.bus.published(Topics.VACATION_SHARD)]
     expected = sorted([*active, "u00000a"])
@@ -185,6 +216,10 @@ def test_a_tick_shards_every_active_user_exactly_once_with_start_times_spread(
          _t(now + timedelta(seconds=interval)), 500.0) for i in range(3)]
     assert (plan.users, plan.shards, plan.shard_size) == (2002, 3, 668)
     assert plan.fits_interval == (interval == 600)
+    assert store.user_pages == 5  # 500 at a time: a tick's memory does not grow with users
+    # an interval too short for the population is the operator's to fix: a warning says so
+    assert [r.levelno for r in caplog.records] == [
+        logging.INFO if interval == 600 else logging.WARNING]
 
 
 def test_a_tick_without_active_users_publishes_nothing(services, sim):
@@ -376,6 +411,28 @@ def test_a_slow_rate_still_lets_one_read_through_at_once(services, sim):
     assert sorted(services.sleep) == [2.0, 4.0]
 
 
+def test_a_shard_reads_as_many_users_at_once_as_the_plan_assumes(services, sim):
+    """The shard sizing counts on ``concurrency`` reads in flight per shard: the simulator
+    holds each read until that many have arrived together."""
+    together = threading.Barrier(DEFAULT_LIMITS.concurrency, timeout=10)
+    short: list[str] = []
+    counted = sim.count
+
+    def count(key: str) -> None:
+        counted(key)
+        if key == GET_VACATION:
+            try:
+                together.wait()
+            except threading.BrokenBarrierError:
+                short.append(key)
+
+    sim.count = count  # instance attribute: the server calls self.sim.count per request
+    uids = [_user(services, sim, f"u{n}") for n in range(DEFAULT_LIMITS.concurrency)]
+    vacation.poll_shard(services, _shard(services, uids))
+    assert short == []
+    assert _reads(sim) == len(uids)
+
+
 def test_a_shard_without_a_rate_is_not_paced(services, sim):
     uids = [_user(services, sim, f"u{n}") for n in range(3)]
     vacation.poll_shard(services, _shard(services, uids, max_rate=None))
@@ -511,7 +568,8 @@ def _delete(services, sim, uid: str) -> None:
 ])
 def test_a_refused_read_moves_the_user_to_error_and_withdraws_the_absence_once(
         services, sim, refuse, code, hint):
-    _user(services, sim, "ivy", _away())
+    now = services.clock.now()
+    _user(services, sim, "ivy", _away(now - HOUR, now + 5 * HOUR))
     _user(services, sim, "jon")
     _tick(services)
     refuse(services, sim, "ivy")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -453,14 +454,15 @@ def test_no_location_at_all_with_our_block_means_the_link_was_removed():
 
 # -- the link we wrote before, when a keyword is typed again ---------------------------------------
 
-def test_typing_the_keyword_again_next_to_our_link_leaves_one_link(anna):
-    event = anna.create("Room 4, @webex")
+@pytest.mark.parametrize("where", ["Room 4, ", ""])
+def test_typing_the_keyword_again_next_to_our_link_leaves_one_link(anna, where):
+    event = anna.create(f"{where}@webex")
     patched, _, _ = anna.apply(event)
     anna.edit(event["id"], location=patched["location"] + " @webex")
 
     anna.apply(anna.event(event["id"]))
 
-    assert anna.event(event["id"])["location"] == f"Room 4, {anna.room}"
+    assert anna.event(event["id"])["location"] == f"{where}{anna.room}"
 
 
 def test_a_new_link_that_extends_the_old_one_is_written_whole(anna):
@@ -477,3 +479,36 @@ def test_a_new_link_that_extends_the_old_one_is_written_whole(anna):
     stored = anna.event(event["id"])
     assert stored["location"] == f"{anna.room}-team, Room 4"
     assert joinblock.url_in(joinblock.find(stored["description"])) == f"{anna.room}-team"
+
+
+def test_a_space_meeting_the_webex_api_cannot_create_falls_back_to_the_personal_room(
+        anna, webex, caplog):
+    """The user still gets a working link; support can tell whose meeting fell back and why
+    from the warning (which names the user by pseudonym only)."""
+    webex.fail_next(1, 503)
+    event = anna.create("@meet")
+
+    with caplog.at_level(logging.WARNING):
+        anna.apply(event)
+
+    stored = anna.event(event["id"])
+    assert stored["location"] == anna.room
+    assert _private(stored)["hybridcal_provider"] == "webex-space>webex-personal-room"
+    [warning] = [r for r in caplog.records if getattr(r, "json_fields", {}).get("reason")]
+    assert warning.json_fields["user"] == "u-anna"  # type: ignore[attr-defined]
+    assert anna.email not in caplog.text
+
+
+def test_a_users_own_keyword_for_an_unknown_provider_gets_the_personal_room(anna):
+    """A user's keyword overrides may name any provider; an unknown one falls back to the
+    Personal Room, and the provider marker is cut to Google's 1,024-character limit for a
+    private property value (a longer one would have the whole patch refused)."""
+    provider = "zoom-" + "x" * 1100
+    event = anna.create("@zoom")
+
+    _, counted, _ = anna.apply(event, {**KEYWORDS, "@zoom": provider})
+
+    stored = anna.event(event["id"])
+    assert counted == 1 and stored["location"] == anna.room
+    marker = _private(stored)["hybridcal_provider"]
+    assert len(marker) == 1024 and marker == f"{provider}>webex-personal-room"[:1024]

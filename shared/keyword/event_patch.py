@@ -3,9 +3,10 @@
 Decision rules (issue 7), evaluated on the event as Google returns it:
 
 * a keyword in Location → write: the keyword is replaced by the join URL (other Location text
-  kept; a URL we wrote earlier is dropped on a keyword switch), the localized join block is put
-  at the end of the description between stable delimiters, and private extendedProperties
-  record the keyword, the provider and a hash of the block;
+  kept; a URL we wrote earlier is dropped, on a keyword switch or when the keyword is typed
+  again next to it), the localized join block is put at the end of the description between
+  stable delimiters, and private extendedProperties record the keyword, the provider and a
+  hash of the block;
 * no keyword, our markers and our block present, but the block's URL no longer in Location →
   the user removed the join details: remove the block and the markers;
 * anything else (our own patch coming back, title/time/attendee edits, a user who deleted the

@@ -89,16 +89,15 @@ def test_an_expired_channel_is_still_renewed_and_a_stopped_one_is_not(env):
 
 
 def test_a_tick_reconciles_active_users_whose_reconciliation_is_due(env):
-    ann, bob, cat = _active(env, ANN), _active(env, BOB), _active(env, CAT)
     now = env.now()
-    env.services.store.merge(names.USERS, ann, {"next_reconcile_at": to_rfc3339(now)})
-    env.services.store.merge(names.USERS, bob, {
-        "next_reconcile_at": to_rfc3339(now + timedelta(seconds=1))})
-    env.services.store.merge(names.USERS, cat, {"next_reconcile_at": to_rfc3339(now),
-                                                "status": "deactivated"})
+    for user, state, when in [("u-ann", "active", now), ("u-bob", "active", now),
+                              ("u-later", "active", now + timedelta(seconds=1)),
+                              ("u-gone", "deactivated", now), ("u-err", "error", now)]:
+        env.services.store.put(names.USERS, user, {"status": state,
+                                                   "next_reconcile_at": to_rfc3339(when)})
     result = renewal.on_tick(env.services)
-    assert _fanned_out(env) == [(ann, "reconcile")]
-    assert (result.renewals, result.reconciliations, result.revalidations) == (0, 1, 0)
+    assert _fanned_out(env) == [("u-ann", "reconcile"), ("u-bob", "reconcile")]
+    assert (result.renewals, result.reconciliations, result.revalidations) == (0, 2, 0)
 
 
 def test_a_tick_revalidates_users_in_error_or_pending_once_their_back_off_passed(env):
@@ -118,13 +117,12 @@ def test_a_tick_revalidates_users_in_error_or_pending_once_their_back_off_passed
 def test_due_reads_every_match_across_pages_and_ties_once(env, monkeypatch):
     monkeypatch.setattr(renewal, "PAGE", 3)  # the paging logic with pages of three
     store = env.services.store
-    expected = []
-    for n in range(14):  # ties across page boundaries: 5 on the first value, 4 on the second
-        when = ["2026-01-01", "2026-01-02", "2026-01-03"][min(n // 5, 2)] + "T00:00:00Z"
-        store.put("channels", f"c{n:02d}", {"state": "active", "expires": when})
-        expected.append(f"c{n:02d}")
-    store.put("channels", "late", {"state": "active", "expires": "2026-02-01T00:00:00Z"})
-    store.put("channels", "done", {"state": "stopped", "expires": "2026-01-01T00:00:00Z"})
+    days = ["2026-01-03"] * 2 + ["2026-01-01"] * 8 + ["2026-01-02"] * 4  # ties across pages
+    for n, day in enumerate(days):  # keys not in due order: due order is (time, key)
+        store.put("channels", f"c{n:02d}", {"state": "active", "expires": day + "T00:00:00Z"})
+    expected = [k for _, k in sorted((d, f"c{n:02d}") for n, d in enumerate(days))]
+    store.put("channels", "a-late", {"state": "active", "expires": "2026-02-01T00:00:00Z"})
+    store.put("channels", "a-done", {"state": "stopped", "expires": "2026-01-01T00:00:00Z"})
 
     def keys(limit=renewal.MAX_PER_TICK, until="2026-01-31T00:00:00Z"):
         return [k for k, _ in renewal.due(env.services, "channels",
@@ -132,9 +130,11 @@ def test_due_reads_every_match_across_pages_and_ties_once(env, monkeypatch):
                                           limit=limit)]
 
     assert keys() == expected  # in due order, each once, nothing past the bound
-    assert keys(until="2026-01-02T00:00:00Z") == expected[:10]  # the bound itself is due
-    assert keys(limit=4) == expected[:5]  # a tick stops at its limit (after that page)
+    assert keys(until="2026-01-02T00:00:00Z") == expected[:12]  # the bound itself is due
+    # a tick stops at its limit, after the page that reached it: pages stay bounded
+    assert keys(limit=4) == expected[:6]
     assert keys(limit=3) == expected[:3]
+    assert keys(limit=9) == expected[:11]  # 8 tied, then one page of the next values
     store.put("channels", "c99", {"state": "active", "expires": "2026-01-04T00:00:00Z"})
     assert keys() == [*expected, "c99"]  # a short last page of the range ends the read
 
@@ -209,7 +209,10 @@ def test_revoked_delegation_moves_the_user_to_error_with_the_reason(env):
     _refuse_delegation(env, ANN)
     assert renewal.renew_user(env.services, {"user_id": ann, "kind": "reconcile"}) == "error"
     record = env.services.store.get(names.USERS, ann)
-    assert record["status"] == "error" and record["reason_code"]
+    # the admin is told what to fix: authorise the client ID again
+    assert record["status"] == "error"
+    assert record["reason_code"] == "delegation_not_authorised"
+    assert env.sim.service_account_info["client_id"] in record["reason"]
     assert _reconcile_syncs(env) == []
 
 
@@ -220,7 +223,10 @@ def test_a_room_whose_calendar_is_gone_moves_to_error(env):
     env.clock.advance(timedelta(days=6, hours=12).total_seconds())
     env.sim.remove_user(ROOM)
     assert renewal.renew_user(env.services, {"user_id": uid, "kind": "renew"}) == "error"
-    assert env.services.store.get(names.USERS, uid)["status"] == "error"
+    record = env.services.store.get(names.USERS, uid)
+    assert record["status"] == "error"
+    assert record["reason_code"] == "calendar_error"  # Google's answer, for the admin
+    assert "404" in record["reason"]
 
 
 # -- re-validation ------------------------------------------------------------------------------
@@ -277,14 +283,14 @@ def _orphan(env, email):
 
 
 def test_an_orphan_on_a_users_calendar_is_stopped_without_a_record(env):
-    ann = _active(env, ANN)
+    _active(env, ANN)
     orphan = _orphan(env, ANN)
     assert renewal.renew_user(env.services, orphan) == "stopped"
     assert [s.body for s in env.seen] == [{"id": orphan["channel_id"],
                                            "resourceId": orphan["resource_id"]}]
     assert orphan["channel_id"] not in env.live_at_google(ANN)
     assert len(env.live_at_google(ANN)) == 1  # the user's own channel serves on
-    assert orphan["channel_id"] not in env.channels(ann)
+    assert orphan["channel_id"] not in env.channels()  # and no record made for it
 
 
 def test_an_orphan_of_a_room_is_stopped_as_the_account_it_is_shared_with(env):

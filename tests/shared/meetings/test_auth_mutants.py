@@ -59,12 +59,20 @@ def _signed(stack, claims, *, lifetime=3600):
 
 # -- API tokens ---------------------------------------------------------------------------------
 
+# The refusal's message is the 401/403 body's text: it tells the caller what to fix.
+MISSING = r"^missing bearer credentials \(an ID token or an API token\)$"
+UNKNOWN = r"^credentials not recognised$"
+BAD_ID_TOKEN = r"^ID token invalid, expired or for another audience$"
+NO_EMAIL = r"^ID token carries no verified email$"
+OUTSIDE = r"^this account is not in the organisation's domains$"
+
+
 def test_no_or_other_scheme_credentials_are_401(stack):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=MISSING):
         authenticate(stack.services, {})
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=MISSING):
         _caller(stack, USER_TOKEN, scheme="Basic")
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=MISSING):
         _caller(stack, "")
 
 
@@ -72,7 +80,7 @@ def test_no_or_other_scheme_credentials_are_401(stack):
     "not-a-known-token", USER_TOKEN[:-1], USER_TOKEN + "x", USER_TOKEN[:-1] + "X",
     USER_TOKEN.upper(), "a.b.c.d"])
 def test_an_unknown_or_altered_api_token_is_401(stack, token):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=UNKNOWN):
         _caller(stack, token)
 
 
@@ -110,7 +118,7 @@ def test_a_token_is_recognised_whatever_its_place_in_the_list(stack):
 def test_an_unknown_three_part_token_without_an_id_token_audience_is_401(stack):
     without = dataclasses.replace(stack.services, config=stack.config.replace(api_audience=None))
     token = stack.sim.id_tokens.issue(ANN, AUDIENCE)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=UNKNOWN):
         authenticate(without, {"authorization": f"Bearer {token}"})
     # the API tokens still work there
     assert authenticate(without, {"authorization": f"Bearer {USER_TOKEN}"}).kind == "user"
@@ -137,16 +145,16 @@ def test_an_id_token_of_a_listed_admin_reads_everyones(stack):
     lambda sim: type(sim.id_tokens)().issue(ANN, AUDIENCE),  # signed with another key
 ], ids=["other-audience", "expired", "altered", "forged"])
 def test_a_bad_id_token_is_401(stack, make):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=BAD_ID_TOKEN):
         _caller(stack, make(stack.sim))
 
 
 def test_an_id_token_without_a_verified_email_is_403(stack):
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=NO_EMAIL):
         _caller(stack, stack.sim.id_tokens.issue(ANN, AUDIENCE, verified=False))
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=NO_EMAIL):
         _caller(stack, _signed(stack, {"email_verified": True}))  # no email claim at all
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden, match=NO_EMAIL):
         _caller(stack, _signed(stack, {"email": ANN}))  # verification not stated
     assert _caller(stack, _signed(stack, {"email": ANN, "email_verified": True})
                    ) == Principal("user", ANN)
@@ -156,7 +164,7 @@ def test_an_id_token_without_a_verified_email_is_403(stack):
     "someone@gmail.com", "ann@sub.example.com", "ann@example.com.evil.test",
     "ann@notexample.com"])
 def test_an_id_token_of_an_account_outside_the_organisation_is_401(stack, email):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match=OUTSIDE):
         _caller(stack, stack.sim.id_tokens.issue(email, AUDIENCE))
 
 

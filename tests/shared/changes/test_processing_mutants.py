@@ -628,21 +628,21 @@ def test_a_google_outage_is_raised_for_redelivery_and_the_redelivery_runs_at_onc
 # -- the daily window refresh ---------------------------------------------------------------------
 def test_once_a_day_series_are_expanded_over_the_moved_window_and_past_records_dropped(world):
     anna = world.person("anna")
-    series = world.create(anna, "Room 1", **daily(60))
+    series = [world.create(anna, f"Room {n}", **daily(60)) for n in (1, 3)]
     single = world.create(anna, "Room 2", start=timedelta(hours=1))
     world.sync(anna, "initial")
-    assert len(world.index(anna)) == 29  # today's to the window's last day, and the single
+    assert len(world.index(anna)) == 57  # today's to the window's last day, and the single
     world.clock.advance(days=3)
     before = world.calls()
     world.sync(anna)
-    assert (world.calls() - before)["calendar.events.get"] == 1
+    assert (world.calls() - before)["calendar.events.get"] == 2
     records = world.index(anna)
     assert single["id"] not in records  # over two days ago: out of the window
     first = min(r["start"] for r in records.values())
     assert first == to_rfc3339(NOW + timedelta(days=2, hours=2))  # yesterday's occurrence
-    assert len(records) == 29  # the 2nd to the 30th day's
+    assert len(records) == 58  # the 2nd to the 30th day's of each series
     assert set(world.app(anna)) == set(records)
-    assert all(r["series_id"] == series["id"] for r in records.values())
+    assert {r["series_id"] for r in records.values()} == {s["id"] for s in series}
 
 
 def test_within_a_day_a_sync_costs_one_list_call_and_at_a_day_it_refreshes(world):
@@ -659,6 +659,18 @@ def test_within_a_day_a_sync_costs_one_list_call_and_at_a_day_it_refreshes(world
     before = world.calls()
     world.sync(anna)
     assert (world.calls() - before)["calendar.events.instances"] == 1
+
+
+def test_a_full_sync_expands_each_series_once_without_reading_it_again(world):
+    anna = world.person("anna")
+    world.create(anna, "Room 1", **daily(60))
+    world.create(anna, "Room 2", **daily(5))
+    for reason in ("initial", "resync"):
+        before = world.calls()
+        world.sync(anna, reason)
+        calls = Counter({k: v for k, v in (world.calls() - before).items()
+                         if k.startswith("calendar.")})
+        assert calls == Counter({"calendar.events.list": 1, "calendar.events.instances": 2})
 
 
 def test_a_series_deleted_while_syncing_leaves_the_index_in_the_same_round(world, monkeypatch):

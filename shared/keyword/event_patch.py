@@ -98,18 +98,24 @@ def decide(event: Mapping[str, Any], keywords: Mapping[str, str]) -> Decision | 
 def write_body(event: Mapping[str, Any], match: KeywordMatch, details: JoinDetails,
                block: str) -> dict[str, Any]:
     location = event.get("location") or ""
-    before, after = location[:match.start], location[match.end:]
-    new_location = before + details.url + after
-    # The link we wrote earlier goes wherever the user left it (a keyword switch, or the
+    url = details.url
+    # Each side of the keyword with the new link next to it, so that a removal tidies the
+    # separators as it would in the whole Location.
+    head, tail = location[:match.start] + url, url + location[match.end:]
+    # The link we wrote earlier goes, every copy the user left of it (a keyword switch, or the
     # keyword typed again next to it), looked for in their text only: never cut out of the
     # link that replaces the keyword, which may start with it.
     old_url = joinblock.url_in(joinblock.find(event.get("description")))
     if old_url:
-        index = before.find(old_url)
-        if index < 0 and old_url in after:
-            index = len(before) + len(details.url) + after.index(old_url)
-        if index >= 0:
-            new_location = remove_span(new_location, index, index + len(old_url))
+        index = head.find(old_url)
+        while 0 <= index <= len(head) - len(url) - len(old_url):
+            head = remove_span(head, index, index + len(old_url))
+            index = head.find(old_url)
+        index = tail.find(old_url, len(url))
+        while index >= 0:
+            tail = remove_span(tail, index, index + len(old_url))
+            index = tail.find(old_url, len(url))
+    new_location = head + tail[len(url):]
     # Patch semantics merge the private map: only our keys are sent, the rest stays as it is.
     private = {KEY_KEYWORD: match.token, KEY_PROVIDER: details.provider[:1024],
                KEY_HASH: block_hash(block)}

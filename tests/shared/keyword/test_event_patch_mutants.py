@@ -512,3 +512,17 @@ def test_a_users_own_keyword_for_an_unknown_provider_gets_the_personal_room(anna
     assert counted == 1 and stored["location"] == anna.room
     marker = _private(stored)["hybridcal_provider"]
     assert len(marker) == 1024 and marker == f"{provider}>webex-personal-room"[:1024]
+
+
+def test_every_copy_of_our_old_link_goes_on_a_switch(anna):
+    """The user left our link in Location more than once (pasted around the keyword): none of
+    them stays beside the new link, and their own text and the new link are whole."""
+    keywords = {**KEYWORDS, "@team": "url:https://acme.webex.com/meet/{name}-team"}
+    event = anna.create("@webex")
+    old, _, _ = anna.apply(event, keywords)
+    link = old["location"]
+    anna.edit(event["id"], location=f"{link}; Room 4, {link} @team, {link}")
+
+    anna.apply(anna.event(event["id"]), keywords)
+
+    assert anna.event(event["id"])["location"] == f"Room 4, {link}-team"

@@ -290,6 +290,17 @@ def test_an_open_ended_absence_keeps_when_it_was_first_seen_and_ends_when_switch
     assert _presence(services, "ann") == ("available", _t(back), None)
 
 
+def test_a_responder_whose_window_ends_as_it_starts_never_announces_an_absence(services, sim):
+    now = services.clock.now()
+    _user(services, sim, "ann", _away(now + HOUR, now + HOUR))  # Gmail accepts it; never on
+    _user(services, sim, "ben", _away(now - HOUR, now - HOUR))
+    assert _tick(services) == [ShardResult(polled=2)]
+    # nothing will change by itself: no "until", and no "since" from a window that never was
+    assert _presence(services, "ann") == ("available", None, None)
+    assert _presence(services, "ben") == ("available", None, None)
+    assert _updates(services) == []
+
+
 def test_an_extended_vacation_is_announced_again(services, sim):
     now = services.clock.now()
     _user(services, sim, "ann", _away(now - HOUR, now + HOUR))
@@ -379,8 +390,8 @@ def test_a_shard_without_slot_deadline_or_rate_is_read_at_once(services, sim):
 ])
 def test_a_malformed_shard_message_is_refused(services, sim, message):
     _user(services, sim, "ann", _away())
-    with pytest.raises(BadRequest):
-        vacation.poll_shard(services, message)
+    with pytest.raises(BadRequest, match=r"^vacation-shards message without user_ids/tick$"):
+        vacation.poll_shard(services, message)  # the operator's log says what is missing
     assert _reads(sim) == 0
 
 
@@ -524,7 +535,8 @@ def test_gmail_failing_beyond_its_retries_redelivers_the_shard_and_changes_nobod
     _user(services, sim, "ann", _away())
     sim.faults.fail_next(GET_VACATION, status=503, times=5)
     shard = _shard(services, ["ann"])
-    with pytest.raises(TransientError):
+    # the function's error log (and Pub/Sub's redelivery) say how many users are left
+    with pytest.raises(TransientError, match=r"^1 users of the shard could not be read"):
         vacation.poll_shard(services, shard)
     assert len(backoffs) == 4  # call_google's retries, in clock time
     assert _presence(services, "ann") == ("available", None, None)

@@ -107,14 +107,10 @@ def write_body(event: Mapping[str, Any], match: KeywordMatch, details: JoinDetai
     # link that replaces the keyword, which may start with it.
     old_url = joinblock.url_in(joinblock.find(event.get("description")))
     if old_url:
-        index = head.find(old_url)
-        while 0 <= index <= len(head) - len(url) - len(old_url):
+        while 0 <= (index := head.find(old_url)) <= len(head) - len(url) - len(old_url):
             head = remove_span(head, index, index + len(old_url))
-            index = head.find(old_url)
-        index = tail.find(old_url, len(url))
-        while index >= 0:
+        while (index := tail.find(old_url, len(url))) >= 0:
             tail = remove_span(tail, index, index + len(old_url))
-            index = tail.find(old_url, len(url))
     new_location = head + tail[len(url):]
     # Patch semantics merge the private map: only our keys are sent, the rest stays as it is.
     private = {KEY_KEYWORD: match.token, KEY_PROVIDER: details.provider[:1024],

@@ -526,3 +526,16 @@ def test_every_copy_of_our_old_link_goes_on_a_switch(anna):
     anna.apply(anna.event(event["id"]), keywords)
 
     assert anna.event(event["id"])["location"] == f"Room 4, {link}-team"
+
+
+def test_a_keyword_typed_right_after_our_old_link_replaces_it(anna):
+    """A link ending in "/" is a boundary, so a keyword typed against it counts; the old
+    link before it still goes."""
+    keywords = {**KEYWORDS, "@video": "url:https://video.acme.test/{name}/"}
+    event = anna.create("@video")
+    old, _, _ = anna.apply(event, keywords)
+    anna.edit(event["id"], location=old["location"] + "@webex")
+
+    anna.apply(anna.event(event["id"]), keywords)
+
+    assert anna.event(event["id"])["location"] == anna.room

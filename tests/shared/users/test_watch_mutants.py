@@ -82,9 +82,9 @@ def test_the_configured_channel_lifetime_is_asked_for_and_recorded(tmp_path):
 
 
 def test_the_recorded_expiry_is_the_one_google_answered(env, ann):
-    # a watch retried after a busy answer starts its lifetime after the backoff: renewal is
-    # planned from Google's expiration, not from when we first asked
-    env.sim.faults.fail_next("calendar.events.watch", status=503)
+    # a slow (or retried) watch call starts the channel's lifetime when Google handles it:
+    # renewal is planned from Google's expiration, not from when we asked
+    env.during_watch(lambda channel_id, body: env.clock.advance(90))
     asked = env.now()
     doc = watch.start_channel(env.services, ann, ANN)
     [google] = env.sim.channels()

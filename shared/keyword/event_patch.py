@@ -50,6 +50,8 @@ KEY_KEYWORD = "hybridcal_keyword"
 KEY_PROVIDER = "hybridcal_provider"
 KEY_HASH = "hybridcal_hash"
 MAX_ATTEMPTS = 4
+# Copies of our earlier link removed from each side of a keyword (see write_body).
+MAX_OLD_LINK_COPIES = 8
 # Fields an event created from Gmail lets anyone change; join details need others.
 FROM_GMAIL = "fromGmail"
 
@@ -105,11 +107,20 @@ def write_body(event: Mapping[str, Any], match: KeywordMatch, details: JoinDetai
     # The link we wrote earlier goes, every copy the user left of it (a keyword switch, or the
     # keyword typed again next to it), looked for in their text only: never cut out of the
     # link that replaces the keyword, which may start with it.
+    # At most MAX_OLD_LINK_COPIES on each side: each removal rescans the Location, and the old
+    # link is read from a description the user can edit, so an unbounded loop would be
+    # quadratic in hostile text (a short "link" pasted 100,000 times).
     old_url = joinblock.url_in(joinblock.find(event.get("description")))
     if old_url:
-        while 0 <= (index := head.find(old_url)) <= len(head) - len(url) - len(old_url):
+        for _copy in range(MAX_OLD_LINK_COPIES):
+            index = head.find(old_url)
+            if not 0 <= index <= len(head) - len(url) - len(old_url):
+                break
             head = remove_span(head, index, index + len(old_url))
-        while (index := tail.find(old_url, len(url))) >= 0:
+        for _copy in range(MAX_OLD_LINK_COPIES):
+            index = tail.find(old_url, len(url))
+            if index < 0:
+                break
             tail = remove_span(tail, index, index + len(old_url))
     new_location = head + tail[len(url):]
     # Patch semantics merge the private map: only our keys are sent, the rest stays as it is.

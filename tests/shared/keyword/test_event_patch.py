@@ -83,3 +83,19 @@ def test_plain_and_cancelled_events_need_nothing() -> None:
     assert decide({"location": "ops@webex.com"}, KEYWORDS) is None
     assert decide({"location": "https://acme.zoom.us/j/1"}, KEYWORDS) is None
     assert decide({"location": "@webex", "status": "cancelled"}, KEYWORDS) is None
+
+
+def test_a_hostile_location_full_of_our_old_link_costs_a_bounded_number_of_removals() -> None:
+    """The old link comes from a description the user can edit, so it may be as short as
+    ``http://x`` and pasted thousands of times around the keyword: each removal rescans the
+    Location, so only a few copies go (a real switch leaves one or two), and the rest of the
+    text is kept instead of the patch taking quadratic time."""
+    from shared.keyword.event_patch import MAX_OLD_LINK_COPIES
+
+    short = JoinDetails("http://x", "webex", "Webex", "webex-personal-room", "a@x")
+    copies = 2000
+    location = "http://x " * copies + "@webex " + "http://x " * copies
+    event = _patched(location, description=_block(short))
+    left, _, right = event["location"].partition(ROOM.url)
+    assert left.split().count("http://x") == copies - MAX_OLD_LINK_COPIES
+    assert right.split().count("http://x") == copies - MAX_OLD_LINK_COPIES

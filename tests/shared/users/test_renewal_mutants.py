@@ -139,6 +139,44 @@ def test_due_reads_every_match_across_pages_and_ties_once(env, monkeypatch):
     assert keys() == [*expected, "c99"]  # a short last page of the range ends the read
 
 
+
+def _reads(env, collection: str = "") -> float:
+    key = f"firestore.reads:{collection}" if collection else "firestore.reads"
+    return env.services.store.meter.snapshot()[key]
+
+
+def test_due_pays_only_for_the_documents_it_returns(env, monkeypatch):
+    """Every hourly tick runs due() for each kind of work: a query that comes back short holds
+    every remaining match, so asking again would bill an empty query (one read) per kind per
+    tick for nothing (#20: reads are what a tenant pays for)."""
+    monkeypatch.setattr(renewal, "PAGE", 3)
+    store = env.services.store
+    for n in range(2):
+        store.put("channels", f"c{n}", {"state": "active", "expires": "2026-01-01T00:00:00Z"})
+    before = _reads(env)
+    found = list(renewal.due(env.services, "channels", Filter("state", "==", "active"),
+                             "expires", "2026-01-31T00:00:00Z"))
+    assert len(found) == 2
+    assert _reads(env) - before == 2  # the two documents; no second, empty query
+
+
+def test_an_orphan_lookup_reads_one_of_the_calendars_channels(env):
+    """The owner is found through any one channel recorded on the calendar; a calendar keeps
+    the records of every channel it ever had (stopped ones too), and reading them all would
+    bill each of them on every orphan push."""
+    def lookup_reads(email: str) -> float:
+        orphan = _orphan(env, email)
+        before = _reads(env, names.CHANNELS)
+        assert renewal.renew_user(env.services, orphan) == "stopped"
+        return _reads(env, names.CHANNELS) - before
+
+    _active(env, ANN), _active(env, BOB)
+    uid = env.user_id(ANN)
+    for _ in range(3):  # renewals leave stopped channel records on ann's calendar
+        old = watch.start_channel(env.services, uid, ANN)
+        watch.stop_channel(env.services, ANN, old["id"], old["resource_id"])
+    assert lookup_reads(ANN) == lookup_reads(BOB)  # four records cost what one does
+
 # -- the worker ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data", [

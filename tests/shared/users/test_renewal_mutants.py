@@ -159,6 +159,16 @@ def test_due_pays_only_for_the_documents_it_returns(env, monkeypatch):
     assert len(found) == 2
     assert _reads(env) - before == 2  # the two documents; no second, empty query
 
+    # a full first page, no ties after it, then a short page of later values: that short
+    # page ends the read too (the empty tie query in between is billed as one read)
+    for n, day in enumerate(["02", "03", "04"]):
+        store.put("channels", f"d{n}", {"state": "active", "expires": f"2026-02-{day}T00:00:00Z"})
+    before = _reads(env)
+    found = list(renewal.due(env.services, "channels", Filter("state", "==", "active"),
+                             "expires", "2026-02-28T00:00:00Z"))
+    assert [k for k, _ in found] == ["c0", "c1", "d0", "d1", "d2"]
+    assert _reads(env) - before == 3 + 1 + 2
+
 
 def test_an_orphan_lookup_reads_one_of_the_calendars_channels(env):
     """The owner is found through any one channel recorded on the calendar; a calendar keeps

@@ -29,14 +29,10 @@ from shared.store.base import Filter
 from shared.store.firestore import TTL_FIELD
 from shared.store.sqlite import SqliteStore
 from shared.users.watch import token_hash
+from tests.direct import NoGoogle
 
 NOW = datetime(2026, 11, 30, 12, 0, 30, tzinfo=UTC)
 TOKEN = "s3cret-channel-token"
-
-
-class NoGoogle:
-    def __getattr__(self, name):
-        raise AssertionError(f"intake makes no Google call ({name})")
 
 
 @pytest.fixture

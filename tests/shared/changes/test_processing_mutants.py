@@ -36,6 +36,7 @@ from shared.keys.local import LocalKeysetKek
 from shared.keyword import joinblock
 from shared.runtime import build_embedded
 from shared.store.base import Filter
+from tests.direct import SimulatedBackoff, running_simulator, workspace_factory
 
 # googleapiclient, Tink and the factory are imported above, not on first use as the product
 # does: the mutation run's fork server collects this module once, so each mutant's run starts
@@ -44,32 +45,17 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 _domains = itertools.count(1)
 
 
+_backoff = SimulatedBackoff(NOW)
+
+
 @pytest.fixture(scope="module")
 def sim():
-    with WorkspaceSimulator(clock=FakeClock(NOW)) as running:
-        yield running
-
-
-class _Backoff:
-    """The shared factory's backoff waits pass the running test's simulated time."""
-
-    clock = FakeClock(NOW)
-
-    def __call__(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-
-
-_backoff = _Backoff()
+    yield from running_simulator(NOW)
 
 
 @pytest.fixture(scope="module")
 def factory(sim):
-    """One Workspace factory for the module, as a stack keeps one: its signer (an RSA key
-    parse, a tenth of a second) is made once; each test's users are its own."""
-    from shared.google.factory import WorkspaceFactory
-
-    return WorkspaceFactory(api_endpoint=sim.url, token_uri=sim.token_uri,
-                            service_account_info=sim.service_account_info, sleep=_backoff)
+    return workspace_factory(sim, _backoff)
 
 
 class Person:

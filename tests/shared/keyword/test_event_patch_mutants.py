@@ -31,6 +31,7 @@ from shared.config import Config
 from shared.errors import TransientError
 from shared.keyword import event_patch, joinblock
 from shared.runtime import build_embedded
+from tests.direct import SimulatedBackoff, running_simulator, workspace_factory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 KEYWORDS = {"@webex": "webex-personal-room", "@meet": "webex-space"}
@@ -45,30 +46,17 @@ ENGLISH_TAIL = ["Join details added on November 30, 2026, 12:00:00\u202fPM UTC."
 _people = itertools.count(1)
 
 
-class _Backoff:
-    clock = FakeClock(NOW)
-
-    def __call__(self, seconds: float) -> None:
-        self.clock.advance(seconds)
-
-
-_backoff = _Backoff()
+_backoff = SimulatedBackoff(NOW)
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[WorkspaceSimulator]:
-    with WorkspaceSimulator(clock=FakeClock(NOW)) as running:
-        yield running
+    yield from running_simulator(NOW)
 
 
 @pytest.fixture(scope="module")
 def factory(sim: WorkspaceSimulator) -> Any:
-    """One Workspace factory for the module, as a deployment keeps one (its signer is made
-    once); each test acts for a user of its own."""
-    from shared.google.factory import WorkspaceFactory
-
-    return WorkspaceFactory(api_endpoint=sim.url, token_uri=sim.token_uri,
-                            service_account_info=sim.service_account_info, sleep=_backoff)
+    return workspace_factory(sim, _backoff)
 
 
 @pytest.fixture(scope="module")

@@ -23,18 +23,12 @@ from shared.meetings import index
 from shared.runtime import Services
 from shared.store import names
 from shared.store.sqlite import SqliteStore
+from tests.direct import NoGoogle
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
 MEET = {"entryPoints": [{"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}],
         "conferenceSolution": {"key": {"type": "hangoutsMeet"}}}
-
-
-class NoGoogle:
-    """The index functions under test never call Google."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"no Google call expected ({name})")
 
 
 @pytest.fixture

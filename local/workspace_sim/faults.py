@@ -63,9 +63,11 @@ class Faults:
         ``quotaExceeded`` (Calendar "usage limits exceeded") for :data:`DAILY_LIMIT_EPISODE`
         of simulated time, as an exhausted allowance does until it resets (hours, at Google;
         shortened so that a chaos day sees it come and go); see also
-        :meth:`exhaust_daily_limit`. A daily limit is never a one-off answer. ``refused_patch``: share of events whose first content
-        patch Google refuses for good (the event is locked from then on, like an event created
-        from Gmail: see ``WorkspaceSimulator.add_gmail_event``)."""
+        :meth:`exhaust_daily_limit`. A daily limit is never a one-off answer.
+
+        ``refused_patch``: share of events whose first content patch Google refuses for good
+        (the event is locked from then on, like an event created from Gmail: see
+        ``WorkspaceSimulator.add_gmail_event``)."""
         with self._lock:
             self.settings = FaultSettings(rate_limit, server_error, timeout, duplicate_push,
                                           drop_push, early_sync, daily_limit, refused_patch,

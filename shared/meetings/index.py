@@ -129,14 +129,34 @@ def upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str
     }
     doc["blob_hash"] = _h(doc)
     existing = services.store.get(COLLECTION, key)
-    if existing is not None and all(existing.get(k) == v for k, v in doc.items()):
-        return None  # unchanged: no write, no seal, nothing to publish
     record = _sealed_record(occurrence, email, url, sip)
-    services.store.put(COLLECTION, key, {
-        **doc, "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record)})
+    notify = notify_fields(doc, record, existing)
+    if existing is not None and all(existing.get(k) == v for k, v in {**doc, **notify}.items()):
+        return None  # unchanged: no write, no seal, nothing to publish
+    # merge, not put: ``notified`` is the notifier's, and a put of a stale copy could undo its
+    # mark between our read and our write (the meeting would be notified twice).
+    services.store.merge(COLLECTION, key, {
+        **doc, **notify, "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record)})
     # The published change carries the record in the clear *inside* the sealed payload.
     return Change(key, "upsert", {**{k: v for k, v in doc.items() if k != "blob_hash"},
                                   **record})
+
+
+def notify_fields(doc: Mapping[str, Any], record: Mapping[str, Any],
+                  existing: Mapping[str, Any] | None) -> dict[str, str]:
+    """The record's clear ``notify_at``: its start while a join notification is still owed,
+    else "" (what :mod:`shared.meetings.notifications`' tick queries, so it reads each due
+    occurrence once rather than every meeting near now on every tick).
+
+    Owed when the occurrence can be joined (not all-day, not cancelled, a join URL or SIP
+    URI, not declined) and ``existing``'s ``notified`` (the start the notifier last sent, which
+    only it writes) is not this start: a title-only edit is not owed again, a new start is.
+    """
+    owed = (not doc["all_day"] and doc["status"] != "cancelled"
+            and bool(record.get("join_url") or record.get("sip_uri"))
+            and record.get("response_status") != "declined"
+            and (existing or {}).get("notified") != doc["start"])
+    return {"notify_at": str(doc["start"]) if owed else ""}
 
 
 def _h(doc: Mapping[str, Any]) -> str:
@@ -170,7 +190,8 @@ def snapshot(services: Services, user_id: str) -> list[Change]:
     """Every record of the user's index as an upsert (shaped as :func:`upsert` shapes it),
     for a consumer that starts over."""
     return [Change(key, "upsert", {
-        **{k: v for k, v in doc.items() if k not in ("blob_hash", "blob")},
+        **{k: v for k, v in doc.items()
+           if k not in ("blob_hash", "blob", "notify_at", "notified")},  # not the notifier's
         **services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])})
         for key, doc in services.store.query(COLLECTION, [Filter("user_id", "==", user_id)])]
 

@@ -37,19 +37,19 @@ locals {
     "meetings/user-series" = { collection = "meetings", fields = ["user_id", "series_id", "_key"] }
     # meetings list: user == U AND start in [A, B), ordered by start
     "meetings/user-start" = { collection = "meetings", fields = ["user_id", "start", "_key"] }
-    # join notifications: start in [A, B) across users, ordered by start
-    "meetings/start" = { collection = "meetings", fields = ["start", "_key"] }
-    "series/user"    = { collection = "series", fields = ["user_id", "_key"] }
-    "data_keys/user" = { collection = "data_keys", fields = ["user_id", "_key"] }
+    # join notifications: notify_at (still owed) in [A, B] across users, ordered by notify_at
+    "meetings/notify_at" = { collection = "meetings", fields = ["notify_at", "_key"] }
+    "series/user"        = { collection = "series", fields = ["user_id", "_key"] }
+    "data_keys/user"     = { collection = "data_keys", fields = ["user_id", "_key"] }
   }
 
   # The collections the code writes with `expire_at` (tests/infra derives the list from the
-  # code): failed delivery attempts (functions/_events.py), join-notification
-  # claims, and the public push endpoint's orphan-stop rate limits and once-per-channel marks
-  # (shared/changes/intake.py), which would otherwise grow with every forged push. Firestore
+  # code): failed delivery attempts (functions/_events.py), the join-notification tick lease
+  # (ratelimits), and the public push endpoint's orphan-stop rate limits and once-per-channel
+  # marks (shared/changes/intake.py), which would otherwise grow with every forged push. Firestore
   # deletes a document (within about a day) once its `expire_at` has passed; TTL acts only on
   # Timestamp values (FirestoreStore writes one).
-  ttl_collections = toset(["attempts", "notifications", "orphan_stops", "ratelimits"])
+  ttl_collections = toset(["attempts", "orphan_stops", "ratelimits"])
 }
 
 resource "google_firestore_index" "this" {

@@ -1,9 +1,10 @@
 """Join notifications ("one button to push"): a message with a Join button just before each
 meeting, exactly once per occurrence.
 
-Every minute a Scheduler tick looks at the meetings index for occurrences starting within the
-lead time (or that started less than :data:`GRACE` ago, so a late or missed tick still
-notifies) and publishes one ``join-notifications`` message per occurrence::
+Every minute a Scheduler tick looks at the meetings index for occurrences still owed a
+notification (the record's clear ``notify_at``, see :func:`shared.meetings.index.notify_fields`)
+starting within the lead time (or that started less than :data:`GRACE` ago, so a late or missed
+tick still notifies) and publishes one ``join-notifications`` message per occurrence::
 
     {"user_id", "event_id", "start",
      "sealed": {"sealed", "data_key", "kek", "aad", "place"}}
@@ -13,25 +14,36 @@ was sealed for, so a consumer can check ``aad == user_id|place``
 (:func:`shared.crypto.sealer.open_published` does when given both) and open the title, join URL and
 SIP URI, which never travel in the clear.
 
-"Exactly once" is a claim per ``(user, event, start)`` taken in a transaction *before*
-publishing and marked ``sent`` after: duplicate or overlapping ticks find it taken; a
-rescheduled meeting has a new start, hence a new claim, and notifies again. If publishing fails
-the claim is released and the error re-raised, so the redelivered tick (or the next minute's)
-retries. If the instance dies between claiming and marking sent, the claim's lease
-(:data:`CLAIM_LEASE`) runs out and a later tick publishes again, within :data:`GRACE`: a
-notification is never lost to a crash. It may then be published twice (the crash came after the
-publish), which is why every message carries ``notification_id``, the same for every publish of
-one occurrence: subscribers deduplicate on it, as Pub/Sub's at-least-once delivery requires of
-them anyway.
+"Exactly once" rests on the index record itself, so the query returns each due occurrence once
+and nothing else is read or written per notification but its user's status:
+
+- The indexer sets ``notify_at`` to the start while a notification is owed for it, and never
+  writes ``notified``; the tick publishes, *then* marks the record in a transaction: ``notified``
+  = the start it published, and ``notify_at`` cleared only if it still is that start (a meeting
+  rescheduled meanwhile keeps its new start owed, and is notified again at it; a title-only
+  edit is not, since the indexer owes nothing for a start already ``notified``). A record whose
+  ``notify_at`` equals its ``notified`` (an indexer write that read the record before the mark
+  and wrote after it) is cleared without publishing.
+- One tick at a time: a tick takes the tick lease (:data:`TICK_LEASE`, one document) or, when
+  another tick holds it (Pub/Sub redelivery, a retried Scheduler run), returns; and it stops
+  publishing :data:`MARGIN` before its lease runs out, leaving the rest owed to the next tick.
+- If publishing fails nothing is marked, the lease is given back and the error re-raised, so
+  the redelivered tick (or the next minute's) retries. If the instance dies between publishing
+  and marking, its lease runs out and a later tick, within :data:`GRACE`, publishes again: a
+  notification is never lost to a crash. It is then published twice, which is why every message
+  carries ``notification_id``, the same for every publish of one occurrence: subscribers
+  deduplicate on it, as Pub/Sub's at-least-once delivery requires of them anyway.
 
 Never notified: all-day events, cancelled meetings, meetings the user declined, meetings
-without a join URL or SIP URI, meetings already over, users who are not active.
+without a join URL or SIP URI (none of these is ever owed), meetings already over, users who are
+not active.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,68 +60,76 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-COLLECTION = names.NOTIFICATIONS
+COLLECTION = meetings_index.COLLECTION
 GRACE = timedelta(minutes=5)  # a late tick still notifies until the meeting is this far in
-KEEP = timedelta(days=3)  # idempotency keys expire (Firestore TTL) well after the meeting
-CLAIM_LEASE = timedelta(seconds=90)  # longer than a tick's work, well inside GRACE
+TICK_LEASE = timedelta(seconds=50)  # one tick at a time; inside the minute, so the next one runs
+MARGIN = timedelta(seconds=10)  # no publish this close to the lease's end
+LEASE_KEY = "join-notifications|tick"  # the tick lease's document, in names.RATELIMITS
+KEEP = timedelta(days=1)  # the lease document expires (Firestore TTL) when ticks stop
 
 
 def on_tick(services: Services) -> int:
     """Publish the notifications that are due; returns how many this tick published.
 
     Safe to run any number of times per minute (Scheduler retries, Pub/Sub redelivery, a
-    manual tick): each occurrence is claimed before it is published. Raises when publishing
-    fails, after releasing that occurrence's claim, so the tick is redelivered and retried.
+    manual tick): a tick runs only while it holds the tick lease. Raises when publishing fails,
+    after giving the lease back, so the tick is redelivered and retried.
     """
     now = services.clock.now()
+    holder = _take_lease(services, now)
+    if holder is None:
+        _LOGGER.info("join notifications: another tick is at work")
+        return 0
     lead = timedelta(seconds=services.config.notify_lead_seconds)
-    # Index starts are RFC 3339 UTC strings (to_rfc3339), so string order is time order.
-    rows = services.store.query(meetings_index.COLLECTION, [
-        Filter("start", ">=", to_rfc3339(now - GRACE)),
-        Filter("start", "<=", to_rfc3339(now + lead))], order_by="start")
+    # notify_at holds the start, an RFC 3339 UTC string (to_rfc3339): string order is time order.
+    rows = services.store.query(COLLECTION, [
+        Filter("notify_at", ">=", to_rfc3339(now - GRACE)),
+        Filter("notify_at", "<=", to_rfc3339(now + lead))], order_by="notify_at")
     now_text = to_rfc3339(now)
+    stop = now + TICK_LEASE - MARGIN
     active: dict[str, bool] = {}  # one users read per user per tick
     sent = skipped = 0
-    for key, doc in rows:
-        if doc.get("all_day") or doc.get("status") == "cancelled":
-            continue
-        if doc.get("end") and str(doc["end"]) <= now_text:
-            continue  # over already (a meeting shorter than the grace): nothing to join
-        user_id = str(doc["user_id"])
-        if user_id not in active:
-            user = services.store.get(names.USERS, user_id) or {}
-            active[user_id] = user.get("status") == "active"
-        if not active[user_id]:
-            continue
-        if _notify(services, key, doc, now):
-            sent += 1
-        else:
-            skipped += 1
+    try:
+        for key, doc in rows:
+            if services.clock.now() >= stop:
+                _LOGGER.warning("join notifications: tick lease running out; the rest next tick",
+                                extra=fields(sent=sent))
+                break
+            start = str(doc["notify_at"])
+            if doc.get("notified") == start:
+                _mark(services, key, start)  # an indexer write raced our mark: sent already
+                continue
+            if str(doc["end"]) <= now_text:
+                continue  # over already (a meeting shorter than the grace): nothing to join
+            user_id = str(doc["user_id"])
+            if user_id not in active:
+                user = services.store.get(names.USERS, user_id) or {}
+                active[user_id] = user.get("status") == "active"
+            if active[user_id] and _notify(services, key, doc, start):
+                sent += 1
+            else:
+                skipped += 1
+    except Exception:
+        _give_back(services, holder)  # let the redelivered tick run at once
+        raise
     if sent or skipped:
         _LOGGER.info("join notifications dispatched", extra=fields(
             sent=sent, skipped=skipped, users=sum(active.values())))
     return sent
 
 
-def _notify(services: Services, key: str, doc: dict[str, Any], now: datetime) -> bool:
-    """Claim then publish one occurrence; False when it is not to be (or was already) sent."""
-    user_id, event_id, start = str(doc["user_id"]), str(doc["event_id"]), str(doc["start"])
+def _notify(services: Services, key: str, doc: dict[str, Any], start: str) -> bool:
+    """Publish one occurrence, then mark it notified; False when its record does not open."""
+    user_id, event_id = str(doc["user_id"]), str(doc["event_id"])
     try:
-        record = services.sealer.open(user_id, f"{meetings_index.COLLECTION}|{key}",
-                                      doc["blob"])
+        record = services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])
     except (SealedDataError, KeyError) as exc:
         # One unreadable record (shredded key, damaged document) must not hold back the rest.
         _LOGGER.error("meeting record does not open; not notified",
                       extra=fields(user=user_id, error=type(exc).__name__))
         return False
-    if not (record.get("join_url") or record.get("sip_uri")):
-        return False
-    if record.get("response_status") == "declined":
-        return False
-    claim = f"{user_id}|{event_id}|{start}"
-    if not _take_claim(services, claim, user_id, event_id, start, now):
-        return False  # notified already, or being notified by another tick right now
-    place = f"{Topics.JOIN_NOTIFICATIONS}|{claim}"
+    occurrence = f"{user_id}|{event_id}|{start}"
+    place = f"{Topics.JOIN_NOTIFICATIONS}|{occurrence}"
     try:
         sealed = services.sealer.seal_for_publish(user_id, place, {
             "title": record.get("title") or "", "join_url": record.get("join_url"),
@@ -117,33 +137,50 @@ def _notify(services: Services, key: str, doc: dict[str, Any], now: datetime) ->
         services.bus.publish(Topics.JOIN_NOTIFICATIONS, {
             "user_id": user_id, "event_id": event_id, "start": start,
             "sealed": {**sealed, "place": place}}, ordering_key=user_id,
-            attributes={"notification_id": notification_id(claim)})
+            attributes={"notification_id": notification_id(occurrence)})
     except Exception:
-        services.store.delete(COLLECTION, claim)  # let the redelivered tick try again
-        _LOGGER.warning("join notification not published; claim released",
+        _LOGGER.warning("join notification not published; still owed",
                         extra=fields(user=user_id, start=start))
         raise
-    services.store.merge(COLLECTION, claim, {"state": "sent"})
+    _mark(services, key, start)
     _LOGGER.info("join notification published", extra=fields(user=user_id, start=start))
     return True
 
 
-def notification_id(claim: str) -> str:
-    """The occurrence's stable id (no user text, no pseudonym needed by the subscriber)."""
-    return hashlib.sha256(claim.encode()).hexdigest()[:32]
+def notification_id(occurrence: str) -> str:
+    """The occurrence's (``user|event|start``) stable id: no user text, no pseudonym needed by
+    the subscriber."""
+    return hashlib.sha256(occurrence.encode()).hexdigest()[:32]
 
 
-def _take_claim(services: Services, claim: str, user_id: str, event_id: str, start: str,
-                now: datetime) -> bool:
-    """Claim an occurrence: free, or claimed by an instance that died before marking it sent
-    (its lease ran out). False when it was sent, or another tick is sending it now."""
-    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
-        if doc is not None and (doc.get("state", "sent") == "sent"
-                                or str(doc.get("lease_until", "")) > to_rfc3339(now)):
-            return doc, False
-        return {"user_id": user_id, "event_id": event_id, "start": start, "state": "sending",
-                "notified_at": to_rfc3339(now),
-                "lease_until": to_rfc3339(now + CLAIM_LEASE),
-                "expire_at": to_rfc3339(now + KEEP)}, True
+def _mark(services: Services, key: str, start: str) -> None:
+    """Record that ``start`` was notified; it stops being owed unless the meeting moved."""
+    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, None]:
+        if doc is None:
+            return None, None  # removed from the index meanwhile: nothing to mark
+        if doc.get("notify_at") == start:
+            return {**doc, "notify_at": "", "notified": start}, None
+        return {**doc, "notified": start}, None  # rescheduled: its new start stays owed
 
-    return services.store.transact(COLLECTION, claim, change)
+    services.store.transact(COLLECTION, key, change)
+
+
+def _take_lease(services: Services, now: datetime) -> str | None:
+    """The tick lease's holder id, or None while another tick holds it."""
+    holder = uuid.uuid4().hex
+
+    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+        if doc is not None and str(doc.get("until", "")) > to_rfc3339(now):
+            return doc, None
+        return {"holder": holder, "until": to_rfc3339(now + TICK_LEASE),
+                "expire_at": to_rfc3339(now + KEEP)}, holder
+
+    return services.store.transact(names.RATELIMITS, LEASE_KEY, change)
+
+
+def _give_back(services: Services, holder: str) -> None:
+    """End our tick lease early (a failed tick); one a later tick took is left alone."""
+    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, None]:
+        return (None if doc is not None and doc.get("holder") == holder else doc), None
+
+    services.store.transact(names.RATELIMITS, LEASE_KEY, change)

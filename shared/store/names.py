@@ -13,16 +13,15 @@ SYNC = "sync"  # sync/{user_id}: sync token, lease, pending flag
 PRESENCE = "presence"  # presence/{user_id}: out-of-office state
 MEETINGS = "meetings"  # meetings/{user_id|event}: the sealed meetings index
 SERIES = "series"  # series/{...}: recurring masters expanded into the index
-NOTIFICATIONS = "notifications"  # notifications/{occurrence}: join-notification claims
 DATA_KEYS = "data_keys"  # data_keys/{...}: wrapped per-user data keys (shredded)
 ATTEMPTS = "attempts"  # attempts/{topic:message id}: delivery attempts (TTL)
-RATELIMITS = "ratelimits"  # ratelimits/{name|minute}: counters (TTL)
+RATELIMITS = "ratelimits"  # ratelimits/{name|minute}: counters, the notify tick lease (TTL)
 ORPHAN_STOPS = "orphan_stops"  # orphan_stops/{channel_id}: stops asked for once (TTL)
 
 # Documents whose key is the user id.
 PER_USER_BY_KEY = (SYNC, PRESENCE)
 # Documents that carry a ``user_id`` field.
-PER_USER_BY_FIELD = (MEETINGS, NOTIFICATIONS, SERIES)
+PER_USER_BY_FIELD = (MEETINGS, SERIES)
 # Per-user data with its own way out: channels are stopped at Google (their records kept, as
 # stopped), data keys are crypto-shredded by the sealer, the user record keeps the status.
 PER_USER_HANDLED_APART = (CHANNELS, DATA_KEYS, USERS)

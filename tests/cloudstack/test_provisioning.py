@@ -60,7 +60,7 @@ def test_deactivation_shreds_everything_of_the_user_and_nothing_of_others(cloud)
     cloud.use_jobs({"join-notifications", "poll-vacations"})
     cloud.advance(seconds=600)  # the vacation poll and the standup's join notification
     expected = {names.USERS, names.CHANNELS, names.SYNC, names.PRESENCE, names.MEETINGS,
-                names.SERIES, names.NOTIFICATIONS, names.DATA_KEYS}
+                names.SERIES, names.DATA_KEYS}
     assert expected <= set(footprint(cloud, ANN)), "the scenario must touch every collection"
 
     assert cloud.deactivate(ANN) == "deactivated"

@@ -497,7 +497,8 @@ def test_firestore_indexes_cover_the_store_queries():
         ("meetings", [Filter("user_id", "==", "u"), Filter("series_id", "==", "s")], None),
         ("meetings", [Filter("user_id", "==", "u"), Filter("start", ">=", "a"),
                       Filter("start", "<", "b")], "start"),
-        ("meetings", [Filter("start", ">=", "a"), Filter("start", "<=", "b")], "start"),
+        ("meetings", [Filter("notify_at", ">=", "a"), Filter("notify_at", "<=", "b")],
+         "notify_at"),
         ("series", [Filter("user_id", "==", "u")], None),
         ("data_keys", [Filter("user_id", "==", "u")], None),
     ]

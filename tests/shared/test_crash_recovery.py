@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shared import failpoints
+from shared.clock import to_rfc3339
 from shared.keyword.event_patch import KEY_HASH, markers
 from tests.shared.changes.processing_helpers import event_body
 
@@ -95,24 +96,32 @@ def _meeting_in_eight_minutes(stack) -> None:
     stack.settle()
 
 
-def _claims(stack, state: str) -> list:
+def _due_under_lease(stack) -> bool:
+    """A tick holds the notifier's lease while the meeting is owed and due."""
+    from datetime import timedelta
+
     from shared.meetings import notifications
+    from shared.store import names
 
-    return [doc for _k, doc in stack.services.store.query(notifications.COLLECTION)
-            if doc.get("state") == state]
+    owed = [doc for _k, doc in stack.services.store.query("meetings")
+            if doc.get("notify_at") and doc["notify_at"] <= to_rfc3339(
+                stack.now() + timedelta(seconds=stack.services.config.notify_lead_seconds))]
+    return bool(owed) and stack.services.store.get(
+        names.RATELIMITS, notifications.LEASE_KEY) is not None
 
 
-def test_a_notifier_dying_after_claiming_still_notifies_before_the_meeting(ann):
-    # The claim outlives the dead instance; once its lease lapses a later tick sends it.
+def test_a_notifier_dying_with_the_tick_lease_still_notifies_before_the_meeting(ann):
+    # The lease outlives the dead instance; once it lapses a later tick sends the meeting.
     crash = CrashAt(ann, "dispatch_join_notifications", "store.after_write",
-                    lambda: bool(_claims(ann, "sending")))
+                    lambda: _due_under_lease(ann))
     failpoints.install(crash)
     _meeting_in_eight_minutes(ann)
     ann.advance(minutes=8)
     assert crash.crashed
     sent = ann.bus.published("join-notifications")
     assert len(sent) == 1
-    assert _claims(ann, "sent") and not _claims(ann, "sending")
+    [(_key, record)] = ann.services.store.query("meetings")
+    assert record["notify_at"] == "" and record["notified"] == sent[0].data["start"]
 
 
 def test_a_notifier_dying_after_publishing_repeats_it_with_the_same_notification_id(ann):

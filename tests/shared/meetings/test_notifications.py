@@ -226,8 +226,8 @@ def test_payload_is_sealed_and_opens_for_the_consumer(unscheduled, caplog):
         assert "ZX81" not in line and WEBEX not in line
 
 
-def test_a_failed_publish_releases_the_claim_and_the_redelivered_tick_notifies(unscheduled,
-                                                                               monkeypatch):
+def test_a_failed_publish_leaves_the_meeting_owed_and_the_redelivered_tick_notifies(
+        unscheduled, monkeypatch):
     from shared.meetings import notifications
 
     stack = unscheduled
@@ -246,14 +246,15 @@ def test_a_failed_publish_releases_the_claim_and_the_redelivered_tick_notifies(u
 
     with pytest.raises(RuntimeError):
         notifications.on_tick(stack.services)
-    assert stack.services.store.query(notifications.COLLECTION) == []
+    [(_key, record)] = stack.services.store.query("meetings")
+    assert record["notify_at"] and "notified" not in record  # still owed
 
     stack.tick(Topics.NOTIFY_TICK)  # fails once more, then the redelivery publishes
 
     assert not failures and len(_sent(stack)) == 1
-    [(_key, claim)] = stack.services.store.query(notifications.COLLECTION)
-    assert claim["user_id"] == stack.services.pseudonym(ANN)
-    assert from_rfc3339(claim["expire_at"]) > stack.now() + timedelta(days=1)
+    [(_key, record)] = stack.services.store.query("meetings")
+    assert record["user_id"] == stack.services.pseudonym(ANN)
+    assert record["notify_at"] == "" and record["notified"] == _sent(stack)[0]["start"]
     assert notifications.on_tick(stack.services) == 0
 
 

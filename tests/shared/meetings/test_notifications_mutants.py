@@ -120,8 +120,10 @@ def test_each_occurrence_is_notified_once_and_a_rescheduled_one_again(services):
     services.clock.advance(seconds=60)
     assert notifications.on_tick(services) == 0
     _meeting(services, start="2026-11-30T12:04:00Z", etag='"2"')
+    services.clock.advance(seconds=60)
     assert notifications.on_tick(services) == 1
-    assert len(_sent(services)) == 2
+    assert [m.data["start"] for m in services.bus.published("join-notifications")] == [
+        "2026-11-30T12:03:00Z", "2026-11-30T12:04:00Z"]
 
 
 def test_an_unreadable_record_does_not_hold_back_the_others(services):
@@ -151,18 +153,19 @@ def test_a_failed_publish_is_retried_by_the_next_tick(services):
     assert notifications.on_tick(services) == 1
 
 
-def test_a_claim_left_by_a_dead_instance_is_taken_over_after_its_lease(services):
+def test_a_tick_while_another_holds_the_lease_does_nothing_until_it_runs_out(services):
     _meeting(services, start="2026-11-30T12:04:00Z")
-    claim = "u1|e1|2026-11-30T12:04:00Z"
-    services.store.put(notifications.COLLECTION, claim, {
-        "state": "sending", "lease_until": "2026-11-30T12:01:30Z"})
-    assert notifications.on_tick(services) == 0  # another instance is sending it right now
-    services.clock.advance(seconds=90)
+    services.store.put(names.RATELIMITS, notifications.LEASE_KEY, {
+        "holder": "other", "until": "2026-11-30T12:00:50Z"})
+    assert notifications.on_tick(services) == 0  # another tick is at work right now
+    services.clock.advance(seconds=49)
+    assert notifications.on_tick(services) == 0
+    services.clock.advance(seconds=1)
     assert notifications.on_tick(services) == 1
-    doc = services.store.get(notifications.COLLECTION, claim)
-    assert doc["state"] == "sent" and doc["expire_at"] == "2026-12-03T12:01:30Z"
-    assert (doc["user_id"], doc["event_id"], doc["start"]) == ("u1", "e1",
-                                                               "2026-11-30T12:04:00Z")
+    lease = services.store.get(names.RATELIMITS, notifications.LEASE_KEY)
+    assert lease["until"] == "2026-11-30T12:01:40Z"  # 50 s
+    assert lease["expire_at"] == "2026-12-01T12:00:50Z"  # a day: TTL once ticks stop
+    assert lease["holder"] != "other"
 
 
 def test_an_all_day_event_is_not_a_meeting_to_join(services):
@@ -184,11 +187,12 @@ def test_a_meeting_without_a_title_is_notified_with_an_empty_one_and_its_sip_add
         "title": "", "join_url": None, "sip_uri": "sip:room@example.webex.com"}
 
 
-def test_a_sent_notification_is_not_repeated_after_the_claims_lease(services):
+def test_a_sent_notification_is_not_repeated_by_later_ticks(services):
     _meeting(services, start="2026-11-30T12:04:00Z")
     assert notifications.on_tick(services) == 1
-    services.clock.advance(seconds=120)
-    assert notifications.on_tick(services) == 0
+    for _ in range(8):
+        services.clock.advance(seconds=60)
+        assert notifications.on_tick(services) == 0
 
 
 class KilledBus(LocalBus):
@@ -208,11 +212,9 @@ def test_an_instance_killed_while_notifying_is_replaced_once_its_lease_runs_out(
     _meeting(services, start="2026-11-30T12:04:00Z")
     with pytest.raises(SystemExit):
         notifications.on_tick(services)
-    claim = services.store.get(notifications.COLLECTION, "u1|e1|2026-11-30T12:04:00Z")
-    assert claim["notified_at"] == "2026-11-30T12:00:00Z"
     bus.kill = False
-    services.clock.advance(seconds=89)
-    assert notifications.on_tick(services) == 0  # the lease still holds
+    services.clock.advance(seconds=49)
+    assert notifications.on_tick(services) == 0  # the dead tick's lease still holds
     services.clock.advance(seconds=1)
     assert notifications.on_tick(services) == 1
 
@@ -223,3 +225,192 @@ def test_an_inactive_users_earlier_meeting_does_not_hold_back_anyone_elses(servi
     _meeting(services, "mine", start="2026-11-30T12:02:00Z")
     assert notifications.on_tick(services) == 1
     assert _sent(services) == [("u1", "mine")]
+
+
+def _owed(services, key="u1|e1"):
+    doc = services.store.get(index.COLLECTION, key)
+    return doc["notify_at"], doc.get("notified")
+
+
+def test_a_due_meeting_is_read_once_and_marked_once_however_many_ticks_see_it_coming(services):
+    # Twelve minute ticks around one meeting: the query bills one read per tick whether it
+    # returns nothing or the meeting, so anything above that is per-notification work.
+    _meeting(services, start="2026-11-30T12:08:00Z")
+    _meeting(services, "e2", start="2026-11-30T12:08:00Z")  # the same user: one users read
+    before = services.store.meter.snapshot()
+    for _ in range(12):
+        notifications.on_tick(services)
+        services.clock.advance(seconds=60)
+    spent = services.store.meter.snapshot()
+    spent.subtract(before)
+    assert len(_sent(services)) == 2
+    assert spent["firestore.reads:meetings"] == 11 + 2 + 2  # 11 empty queries, 2 rows, 2 marks
+    assert spent["firestore.writes:meetings"] == 2
+    assert spent["firestore.reads:users"] == 1
+    assert spent["firestore.reads:ratelimits"] == spent["firestore.writes:ratelimits"] == 12
+    assert _owed(services) == ("", "2026-11-30T12:08:00Z")
+
+
+def test_a_title_only_edit_after_the_notification_is_not_notified_again(services):
+    _meeting(services)
+    assert notifications.on_tick(services) == 1
+    _meeting(services, summary="Standup (moved room)", etag='"2"')
+    assert _owed(services) == ("", "2026-11-30T12:03:00Z")
+    services.clock.advance(seconds=60)
+    assert notifications.on_tick(services) == 0
+
+
+class ReschedulingBus(LocalBus):
+    """The indexer writes the record while the tick is publishing it."""
+
+    def __init__(self, clock, services, **change):
+        super().__init__(clock)
+        self.services, self.change = services, change
+
+    def publish(self, *args, **kwargs):
+        message_id = super().publish(*args, **kwargs)
+        if self.change:
+            _meeting(self.services, **self.change)
+            self.change = {}
+        return message_id
+
+
+def test_a_meeting_rescheduled_while_it_is_published_is_notified_again_at_its_new_start(
+        services):
+    services.bus = ReschedulingBus(services.clock, services, start="2026-11-30T12:30:00Z",
+                                   etag='"2"')
+    _meeting(services)
+    assert notifications.on_tick(services) == 1
+    assert _owed(services) == ("2026-11-30T12:30:00Z", "2026-11-30T12:03:00Z")
+    services.clock.set(datetime(2026, 11, 30, 12, 25, tzinfo=UTC))
+    assert notifications.on_tick(services) == 1
+    assert [m.data["start"] for m in services.bus.published("join-notifications")] == [
+        "2026-11-30T12:03:00Z", "2026-11-30T12:30:00Z"]
+    assert _owed(services) == ("", "2026-11-30T12:30:00Z")
+
+
+def test_an_indexer_write_that_undid_the_mark_is_cleared_without_publishing(services):
+    # The indexer read the record before the tick marked it and wrote it back after: the
+    # start is owed again in notify_at, yet notified says it went out.
+    _meeting(services)
+    services.store.merge(index.COLLECTION, "u1|e1", {"notified": "2026-11-30T12:03:00Z",
+                                                     "notify_at": "2026-11-30T12:03:00Z"})
+    assert notifications.on_tick(services) == 0
+    assert _sent(services) == []
+    assert _owed(services) == ("", "2026-11-30T12:03:00Z")
+
+
+class DeletingBus(LocalBus):
+    def __init__(self, clock, services):
+        super().__init__(clock)
+        self.services = services
+
+    def publish(self, *args, **kwargs):
+        message_id = super().publish(*args, **kwargs)
+        index.delete(self.services, "u1|e1")  # the meeting left the index meanwhile
+        return message_id
+
+
+def test_a_meeting_removed_while_it_is_published_is_not_brought_back(services):
+    services.bus = DeletingBus(services.clock, services)
+    _meeting(services)
+    assert notifications.on_tick(services) == 1
+    assert services.store.get(index.COLLECTION, "u1|e1") is None
+
+
+def test_a_failed_publish_leaves_the_meeting_owed_and_gives_the_lease_back(services):
+    services.bus = FailingBus(services.clock)
+    _meeting(services)
+    with pytest.raises(ConnectionError):
+        notifications.on_tick(services)
+    assert _owed(services) == ("2026-11-30T12:03:00Z", None)
+    assert services.store.get(names.RATELIMITS, notifications.LEASE_KEY) is None
+
+
+class LeaseStealingBus(FailingBus):
+    def __init__(self, clock, store):
+        super().__init__(clock)
+        self.store = store
+
+    def publish(self, *args, **kwargs):
+        self.store.put(names.RATELIMITS, notifications.LEASE_KEY, {
+            "holder": "later tick", "until": "2026-11-30T12:09:00Z"})
+        return super().publish(*args, **kwargs)
+
+
+def test_a_failed_tick_leaves_a_lease_another_tick_took_alone(services):
+    services.bus = LeaseStealingBus(services.clock, services.store)
+    _meeting(services)
+    with pytest.raises(ConnectionError):
+        notifications.on_tick(services)
+    lease = services.store.get(names.RATELIMITS, notifications.LEASE_KEY)
+    assert lease["holder"] == "later tick"
+
+
+class SlowBus(LocalBus):
+    """Each publish takes 20 s of the tick's lease."""
+
+    def __init__(self, clock):
+        super().__init__(clock)
+        self.fake_clock = clock
+
+    def publish(self, *args, **kwargs):
+        message_id = super().publish(*args, **kwargs)
+        self.fake_clock.advance(seconds=20)
+        return message_id
+
+
+def test_a_tick_stops_publishing_before_its_lease_runs_out_and_the_next_one_goes_on(services):
+    services.bus = SlowBus(services.clock)
+    for n in range(3):
+        _meeting(services, f"e{n}", start=f"2026-11-30T12:0{n + 1}:00Z")
+    assert notifications.on_tick(services) == 2  # 0 s and 20 s; at 40 s ten are left: stop
+    assert _sent(services) == [("u1", "e0"), ("u1", "e1")]
+    services.clock.advance(seconds=10)  # 12:00:50, the lease's end
+    assert notifications.on_tick(services) == 1
+    assert _sent(services)[-1] == ("u1", "e2")
+
+
+class PublishThenDieBus(LocalBus):
+    kill = True
+
+    def publish(self, *args, **kwargs):
+        message_id = super().publish(*args, **kwargs)
+        if self.kill:
+            raise SystemExit("instance killed after publishing")
+        return message_id
+
+
+def test_a_crash_after_publishing_republishes_with_the_same_notification_id(services):
+    bus = PublishThenDieBus(services.clock)
+    services.bus = bus
+    _meeting(services, start="2026-11-30T12:04:00Z")
+    with pytest.raises(SystemExit):
+        notifications.on_tick(services)
+    bus.kill = False
+    services.clock.advance(seconds=50)
+    assert notifications.on_tick(services) == 1
+    first, second = bus.published("join-notifications")
+    assert first.attributes == second.attributes
+    assert first.data["start"] == second.data["start"] == "2026-11-30T12:04:00Z"
+    services.clock.advance(seconds=60)
+    assert notifications.on_tick(services) == 0
+
+
+def test_meetings_sent_before_a_failed_publish_are_not_sent_again(services):
+    class FailSecond(LocalBus):
+        def publish(self, *args, **kwargs):
+            if len(self.published("join-notifications")) == 1 and self.fail:
+                raise ConnectionError("Pub/Sub unavailable")
+            return super().publish(*args, **kwargs)
+
+    bus = FailSecond(services.clock)
+    bus.fail = True
+    services.bus = bus
+    _meeting(services, "e1", start="2026-11-30T12:01:00Z")
+    _meeting(services, "e2", start="2026-11-30T12:02:00Z")
+    with pytest.raises(ConnectionError):
+        notifications.on_tick(services)
+    bus.fail = False
+    assert notifications.on_tick(services) == 1  # the redelivered tick: the lease was given back
+    assert _sent(services) == [("u1", "e1"), ("u1", "e2")]

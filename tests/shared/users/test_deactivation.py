@@ -71,7 +71,7 @@ def test_deactivation_leaves_only_the_status_record_and_stopped_channels(stack) 
     stack.advance(seconds=600)  # vacation poll and the join notification for the standup
     before = _footprint(stack, ANN)
     expected = {names.USERS, names.CHANNELS, names.SYNC, names.PRESENCE, names.MEETINGS,
-                names.SERIES, names.NOTIFICATIONS, names.DATA_KEYS}
+                names.SERIES, names.DATA_KEYS}
     assert expected <= set(before), "the scenario must touch every per-user collection"
 
     from shared.users.provisioning import deactivate

@@ -97,6 +97,8 @@ class Sealer:
         self._period = rotation_period
         self._ttl, self._max_uses, self._size = cache_ttl, cache_max_uses, cache_size
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        # Wrapped publishing keys (not secret: KMS must unwrap them) for :meth:`envelope`.
+        self._wrapped: OrderedDict[str, tuple[str, str, datetime]] = OrderedDict()
         self._lock = threading.Lock()
         self._load_locks = [threading.Lock() for _ in range(_LOAD_LOCKS)]
 
@@ -146,6 +148,54 @@ class Sealer:
         blob, entry = self._seal(user_id, place, record, self.current_key_id(user_id, "p"))
         return {"sealed": blob, "data_key": entry.wrapped, "kek": entry.kek_uri,
                 "aad": f"{user_id}|{place}"}
+
+    def seal_notice(self, user_id: str, place: str, record: dict[str, Any]) -> str:
+        """Seal now, with the user's publishing key, what another instance publishes later.
+
+        A join notification is sealed when its meeting is indexed (the indexing instance holds
+        the user's keys already) and published by the minute tick, which then needs neither
+        the stored record opened nor a key unwrapped: :meth:`envelope` adds the *wrapped* data
+        key from its key record, no KMS call. Only the blob is stored, so a shredded user's
+        stored notices never open: their key record is gone.
+        """
+        return self._seal(user_id, place, record, self.current_key_id(user_id, "p"))[0]
+
+    def envelope(self, user_id: str, place: str, blob: str) -> dict[str, str]:
+        """:meth:`seal_for_publish`'s envelope for a blob :meth:`seal_notice` made.
+
+        Reads the key record at most once per ``cache_ttl`` (wrapped keys are cached like
+        unwrapped ones, so a shredding elsewhere is seen within that time) and never calls the
+        KEK. Raises :class:`TamperedOrMisplaced` for a blob that is not this user's publishing
+        blob, :class:`UnknownDataKey` when the key was shredded.
+        """
+        key_id, _ciphertext = _parse(blob)
+        owner, purpose, _period = _split_key_id(key_id)
+        if owner != user_id or purpose != "p":
+            raise TamperedOrMisplaced("not a publishing blob of this user")
+        wrapped, kek_uri = self._wrapped_key(key_id)
+        return {"sealed": blob, "data_key": wrapped, "kek": kek_uri,
+                "aad": f"{user_id}|{place}"}
+
+    def _wrapped_key(self, key_id: str) -> tuple[str, str]:
+        now = self._clock.now()
+        with self._lock:
+            entry = self._cache.get(key_id)
+            if entry is not None and entry.expires > now:
+                return entry.wrapped, entry.kek_uri
+            hit = self._wrapped.get(key_id)
+            if hit is not None and hit[2] > now:
+                self._wrapped.move_to_end(key_id)
+                return hit[0], hit[1]
+        doc = self._store.get(COLLECTION, key_id)
+        if doc is None or not doc.get("wrapped"):
+            raise UnknownDataKey("data key not found (shredded or never existed)")
+        wrapped, kek_uri = str(doc["wrapped"]), str(doc["kek"])
+        with self._lock:
+            self._wrapped[key_id] = (wrapped, kek_uri, now + self._ttl)
+            self._wrapped.move_to_end(key_id)
+            while len(self._wrapped) > self._size:
+                self._wrapped.popitem(last=False)
+        return wrapped, kek_uri
 
     # -- key lifecycle -------------------------------------------------------------------------
     def current_key_id(self, user_id: str, purpose: str = "") -> str:
@@ -204,6 +254,8 @@ class Sealer:
         with self._lock:
             for key_id in [k for k in self._cache if k.startswith(f"{user_id}~")]:
                 del self._cache[key_id]
+            for key_id in [k for k in self._wrapped if k.startswith(f"{user_id}~")]:
+                del self._wrapped[key_id]
         shredded = self._store.delete_where(COLLECTION, [Filter("user_id", "==", user_id)])
         _LOGGER.info("data keys shredded", extra={"json_fields": {"user": user_id,
                                                                   "data_keys": shredded}})

@@ -7,22 +7,36 @@ Gmail has no push for vacation settings, so every active user's responder is rea
   (:func:`plan_shards`) and publishes one ``vacation-shards`` message per shard. Shard *i* carries
   ``not_before = tick + i * slot`` so the shards' start times are spread evenly over a window, and
   a ``max_rate`` so that even with every worker instance busy the project stays far inside its
-  Gmail quota.
+  Gmail quota. Each user travels with what the worker needs (the query read it anyway): the
+  address Gmail delegation needs, sealed (:func:`seal_address`), and the last presence.
 * :func:`poll_shard` (``vacation-shards``) waits for its slot, then reads each user's responder
-  with a small thread pool through the Gmail gateway (backoff on 429 / 403 rate limits). Each user
-  is done at most once per tick (``polled_tick`` in ``presence/{user}``), so a shard redelivered
-  after a transient failure redoes only the users it had not finished.
+  with a small thread pool through the Gmail gateway (backoff on 429 / 403 rate limits). It reads
+  nothing from the store per user and writes only a change, so a poll costs one document read
+  per user (the tick's query) and nothing else. A shard redelivered after a transient failure
+  reads its users' responders again (Gmail quota units, not billed); a change it already stored
+  is found equal in the transaction and neither written again as new nor published twice.
+
+Cost: billed per user per poll, one Firestore read (the query), a share of the tick's and
+the shard's messages and invocations, and the daily-limit marker's read per shard; a change
+costs one transaction on the user document (1 read, 1 write), one ``presence-updated`` and one
+transaction clearing the outbox flag.
 
 Out of office = ``enableAutoReply`` and now within ``[startTime, endTime)`` (epoch ms, either may
 be absent); ``restrictToContacts`` / ``restrictToDomain`` do not matter. Because every tick
 re-reads and re-evaluates the window against the clock, a scheduled responder flips at its start
 and back at its end at the first tick after the boundary, with no change in Gmail.
 
-Stored per user: ``presence/{user}`` with ``status``, ``since``, ``until`` and the window as
-times (``window_start``/``window_end``: times, not user text). The responder's subject and body
-are user text and are dropped as soon as the response is parsed: never stored, published or
-logged. Only a change of ``(status, since, until)`` publishes ``presence-updated``; the
-``publish_pending`` flag is an outbox so a crash between the write and the publish still sends it.
+Stored per user: the ``presence`` map of ``users/{user}`` (where the tick's query reads it) with
+``status``, ``since``, ``until`` (times, not user text), ``observed_at`` (when the Gmail read that
+wrote it returned: an older observation never overwrites a newer one) and the outbox fields
+``changed_at``/``publish_pending``. It is written only when ``(status, since, until)`` differs
+from what is stored, in a transaction that also checks the user is still active (deactivation
+clears the map, see :data:`shared.store.names.USER_FIELDS_PER_FEATURE`). The responder's
+subject and body are user text and are dropped as soon as the response is parsed: never stored,
+published or logged. Only a change worth announcing publishes ``presence-updated``; the
+``publish_pending`` flag is an outbox so a crash between the write and the publish still sends
+it: the next read of the user (a redelivery or the next tick, which carries the flag) publishes
+it first.
 
 Gmail quota (developers.google.com/workspace/gmail/api/reference/quota, read Nov 2026):
 ``users.settings.getVacation`` costs 1 quota unit; per project 1,200,000 units per minute; per
@@ -36,6 +50,11 @@ average (under 1 % of the per-minute quota); per user it is 0.1 units a minute.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
 import logging
 import math
 import threading
@@ -44,6 +63,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import tink
+from tink import aead, secret_key_access
+from tink.proto import aes_gcm_pb2, tink_pb2
 
 from shared.bus.base import Topics
 from shared.clock import from_rfc3339, to_rfc3339
@@ -65,7 +88,11 @@ _LOGGER = logging.getLogger(__name__)
 
 AVAILABLE = "available"
 OUT_OF_OFFICE = "out_of_office"
-COLLECTION = names.PRESENCE
+COLLECTION = names.USERS  # presence is the ``presence`` map of the user document
+FIELD = "presence"
+# What a shard message carries of a user's presence: enough for the worker to decide, without
+# a read, whether this poll changed anything (and to publish a change its outbox still holds).
+CARRIED = ("status", "since", "until", "observed_at", "changed_at", "publish_pending")
 USER_PAGE = 500
 # Gmail's 403 dailyLimitExceeded: the project's daily allowance is used up (Gmail guide
 # "Resolve errors"). Reads stop for the whole project for up to an hour (one marker in the
@@ -198,17 +225,17 @@ def on_tick(services: Services) -> ShardPlan:
     """Publish one ``vacation-shards`` message per shard of active users."""
     now = services.clock.now()
     interval = services.config.vacation_interval_seconds
-    user_ids = list(active_user_ids(services))
-    plan = plan_shards(len(user_ids), interval)
+    users = list(active_users(services))
+    plan = plan_shards(len(users), interval)
     tick = to_rfc3339(now)
     deadline = to_rfc3339(now + timedelta(seconds=interval))
     for index in range(plan.shards):
-        chunk = user_ids[index * plan.shard_size:(index + 1) * plan.shard_size]
+        chunk = users[index * plan.shard_size:(index + 1) * plan.shard_size]
         services.bus.publish(Topics.VACATION_SHARD, {
             "tick": tick,
             "shard": index,
             "shards": plan.shards,
-            "user_ids": chunk,
+            "users": chunk,
             "not_before": to_rfc3339(now + timedelta(seconds=index * plan.slot_seconds)),
             "deadline": deadline,
             "max_rate": plan.max_rate,
@@ -222,18 +249,76 @@ def on_tick(services: Services) -> ShardPlan:
     return plan
 
 
-def active_user_ids(services: Services) -> Iterator[str]:
-    """Active users with a mailbox, in key order, read page by page."""
+def active_users(services: Services) -> Iterator[dict[str, Any]]:
+    """Active users with a mailbox, in key order, read page by page, each as its shard entry:
+    ``{"id", "mail"}`` (the address sealed) and ``presence`` when one is stored."""
     last: str | None = None
     while True:
         page = services.store.query(names.USERS, [Filter("status", "==", "active")],
                                     limit=USER_PAGE, start_after=last)
         for key, doc in page:
-            if doc.get("kind", "user") == "user":
-                yield key
+            if doc.get("kind", "user") == "user" and doc.get("email"):
+                yield _entry(services, key, doc)
         if len(page) < USER_PAGE:
             return
         last = page[-1][0]
+
+
+def _entry(services: Services, user_id: str, user: dict[str, Any]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": user_id,
+                             "mail": seal_address(services, user_id, str(user["email"]))}
+    stored = user.get(FIELD) or {}
+    carried = {k: stored[k] for k in CARRIED if stored.get(k) not in (None, False)}
+    if carried:
+        entry[FIELD] = carried
+    return entry
+
+
+# -- the address in the shard message -----------------------------------------------------------
+# Gmail delegation needs the user's address; the shard message must not carry it in the clear
+# (messages outlive deactivation in retention and dead-letter topics, and the data rule keeps
+# addresses out of everything published). Sealing it per user with the Sealer would cost a
+# data-key read and a KMS unwrap per user and cache miss, and reading the user again a document
+# per user per poll (as much as the poll itself). So the address is sealed with AES-256-GCM
+# under a key derived (HKDF-SHA256) from the pseudonym key: a secret the service already holds,
+# whose holder can already confirm any guessed address against a pseudonym, so it is no new
+# trust; the user id is the associated data, so an entry cannot be moved to another user.
+_ADDRESS_INFO = b"hybridcal|vacation-shards|address|v1"
+_ADDRESS_AAD = "vacation-shards|"
+
+
+def seal_address(services: Services, user_id: str, email: str) -> str:
+    """The user's address for a shard message: base64url AES-GCM, bound to ``user_id``."""
+    sealed = _address_aead(services.config.pseudonym_key).encrypt(
+        email.encode(), (_ADDRESS_AAD + user_id).encode())
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def open_address(services: Services, user_id: str, sealed: str) -> str:
+    """:func:`seal_address` reversed; raises :class:`BadRequest` for anything else."""
+    try:
+        opened = _address_aead(services.config.pseudonym_key).decrypt(
+            base64.urlsafe_b64decode(sealed.encode()), (_ADDRESS_AAD + user_id).encode())
+        return bytes(opened).decode()
+    except (tink.TinkError, binascii.Error, ValueError):
+        raise BadRequest("vacation-shards entry whose address does not open") from None
+
+
+@functools.lru_cache(maxsize=4)
+def _address_aead(secret: str) -> aead.Aead:
+    """The AEAD of :func:`seal_address`; built once per process (and key)."""
+    prk = hmac.new(b"hybridcal", secret.encode(), hashlib.sha256).digest()  # HKDF-Extract
+    key = hmac.new(prk, _ADDRESS_INFO + b"\x01", hashlib.sha256).digest()  # HKDF-Expand, 32 B
+    keyset = tink_pb2.Keyset(primary_key_id=1, key=[tink_pb2.Keyset.Key(
+        key_data=tink_pb2.KeyData(
+            type_url="type.googleapis.com/google.crypto.tink.AesGcmKey",
+            value=aes_gcm_pb2.AesGcmKey(version=0, key_value=key).SerializeToString(),
+            key_material_type=tink_pb2.KeyData.SYMMETRIC),
+        status=tink_pb2.ENABLED, key_id=1, output_prefix_type=tink_pb2.RAW)])
+    aead.register()
+    handle = tink.proto_keyset_format.parse(keyset.SerializeToString(), secret_key_access.TOKEN)
+    primitive: aead.Aead = handle.primitive(aead.Aead)
+    return primitive
 
 
 # -- the shard worker ----------------------------------------------------------------------------
@@ -250,15 +335,15 @@ class ShardResult:
 def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
     """Read the responders of one shard; raises :class:`TransientError` (redelivery) if some
     users could not be read, after the others were done."""
-    user_ids, tick = data.get("user_ids"), data.get("tick")
-    if not isinstance(user_ids, list) or not isinstance(tick, str):
-        raise BadRequest("vacation-shards message without user_ids/tick")
+    users, tick = _shard_users(data), data.get("tick")
+    if users is None or not isinstance(tick, str):
+        raise BadRequest("vacation-shards message without users/tick")
     now = services.clock.now()
     deadline = data.get("deadline")
     if deadline and now >= from_rfc3339(deadline):
         _LOGGER.info("stale vacation shard skipped: the next tick covers it",
-                     extra=fields(shard=data.get("shard"), users=len(user_ids)))
-        return ShardResult(skipped=len(user_ids))
+                     extra=fields(shard=data.get("shard"), users=len(users)))
+        return ShardResult(skipped=len(users))
     not_before = data.get("not_before")
     if not_before:
         wait = (from_rfc3339(not_before) - now).total_seconds()
@@ -271,22 +356,21 @@ def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
     if _daily_limit_paused(services):
         # One read probes whether the allowance is back: one quota unit per shard while it
         # is not, and no tick of presence lost once it is.
-        probe = _poll_user(services, str(user_ids[0]), tick, pacer, limit_reached) \
-            if user_ids else "deferred"
+        probe = _poll_user(services, users[0], pacer, limit_reached) if users else "deferred"
         if probe == "deferred":
             _LOGGER.info("vacation shard deferred: Gmail's daily limit was reached",
-                         extra=fields(shard=data.get("shard"), users=len(user_ids)))
-            return ShardResult(deferred=len(user_ids))
+                         extra=fields(shard=data.get("shard"), users=len(users)))
+            return ShardResult(deferred=len(users))
         services.store.merge(names.RATELIMITS, DAILY_LIMIT_KEY, {"until": None})
         setattr(result, probe, getattr(result, probe) + 1)
-        user_ids = user_ids[1:]
+        users = users[1:]
 
-    def one(user_id: str) -> None:
-        outcome = _poll_user(services, str(user_id), tick, pacer, limit_reached)
+    def one(entry: dict[str, Any]) -> None:
+        outcome = _poll_user(services, entry, pacer, limit_reached)
         with lock:
             setattr(result, outcome, getattr(result, outcome) + 1)
 
-    list(_pool().map(one, user_ids))
+    list(_pool().map(one, users))
     _LOGGER.info("vacation shard polled", extra=fields(
         shard=data.get("shard"), polled=result.polled, skipped=result.skipped,
         changed=result.changed, errors=result.errors, retry=result.retry,
@@ -294,6 +378,18 @@ def poll_shard(services: Services, data: dict[str, Any]) -> ShardResult:
     if result.retry:
         raise TransientError(f"{result.retry} users of the shard could not be read; redeliver")
     return result
+
+
+def _shard_users(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The shard's entries; a message from before entries carried the user (``user_ids`` only,
+    in flight during a deployment) gives entries without ``mail``, which read the user."""
+    users, legacy = data.get("users"), data.get("user_ids")
+    if isinstance(users, list) and all(isinstance(u, dict) and isinstance(u.get("id"), str)
+                                       for u in users):
+        return users
+    if users is None and isinstance(legacy, list):
+        return [{"id": str(uid)} for uid in legacy]
+    return None
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -324,29 +420,28 @@ def _pause_for_daily_limit(services: Services) -> None:
         "expire_at": to_rfc3339(now + timedelta(days=1))})
 
 
-def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer,
+def _poll_user(services: Services, entry: dict[str, Any], pacer: _Pacer,
                limit_reached: threading.Event | None = None) -> str:
     """One user: returns the ShardResult counter to bump. Never raises."""
     if limit_reached is not None and limit_reached.is_set():
         return "deferred"
+    user_id = str(entry["id"])
     try:
-        current = services.store.get(COLLECTION, user_id) or {}
-        if current.get("publish_pending"):
+        email, last = _carried(services, entry)
+        if last.get("publish_pending"):
             # The outbox: a change stored but not published (a crash, Pub/Sub down) goes out
             # now, whether or not this user is read again: a withdrawal's user is in error, and
             # a shard redelivered too late for its tick is skipped, so this may be the last
             # chance before the claim is lost.
-            _publish(services, user_id, current)
-        if current.get("polled_tick") == tick:
-            return "skipped"
-        user = services.store.get(names.USERS, user_id)
-        if not user or user.get("status") != "active" or not user.get("email"):
+            _publish(services, user_id, last)
+            last = {**last, "publish_pending": False}
+        if email is None:
             return "skipped"
         pacer.wait()
-        body = services.workspace.gmail(user["email"]).vacation()
+        body = services.workspace.gmail(email).vacation()
         responder = Responder.from_api(body)
         del body  # subject and message are user text: not kept beyond this line
-        changed = _record(services, user_id, tick, responder)
+        changed = _record(services, user_id, last, responder)
         return "changed" if changed else "polled"
     except DailyLimitExceeded as exc:  # before GoogleTransientError: it is one
         if limit_reached is not None:
@@ -370,6 +465,25 @@ def _poll_user(services: Services, user_id: str, tick: str, pacer: _Pacer,
         _LOGGER.exception("vacation poll failed", extra=fields(user=user_id,
                                                                error=type(exc).__name__))
         return "retry"
+
+
+def _carried(services: Services, entry: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """``(address, last presence)`` from the shard entry; an entry of an older message
+    (no ``mail``) reads the user instead. No address: the user is not read (not active, no
+    mailbox, or an entry that does not open); a pending change is still published."""
+    if "mail" in entry:
+        try:
+            email = open_address(services, str(entry["id"]), str(entry["mail"]))
+        except BadRequest:  # a changed pseudonym key or a forged entry: the next tick re-seals
+            _LOGGER.warning("vacation shard entry skipped: its address does not open",
+                            extra=fields(user=str(entry["id"])))
+            return None, {}
+        return email, dict(entry.get(FIELD) or {})
+    user = services.store.get(names.USERS, str(entry["id"])) or {}
+    last = dict(user.get(FIELD) or {})
+    if user.get("status") != "active" or not user.get("email"):
+        return None, last
+    return str(user["email"]), last
 
 
 def transition(previous: dict[str, Any] | None, state: Presence, now: datetime,
@@ -396,29 +510,45 @@ def transition(previous: dict[str, Any] | None, state: Presence, now: datetime,
     return view, changed
 
 
-def _record(services: Services, user_id: str, tick: str, responder: Responder) -> bool:
-    """Store this tick's evaluation; publish if the presence changed."""
+def _same_view(view: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether ``view`` is what ``stored`` says (nothing stored is available since ever)."""
+    return (view["status"], view["since"], view["until"]) == (
+        stored.get("status", AVAILABLE), stored.get("since"), stored.get("until"))
+
+
+def _record(services: Services, user_id: str, last: dict[str, Any],
+            responder: Responder) -> bool:
+    """Compare this read with the carried presence; store and publish only a difference.
+
+    Nothing differs (almost every poll): nothing is read or written. Otherwise a transaction
+    on the user document decides against what is stored, which a newer delivery may have
+    changed since the tick: the user must still be active (deactivation removed presence), an
+    older observation never overwrites a newer one, and a change already stored by a
+    duplicate delivery is neither stored again nor published again (unless its publish is
+    still pending).
+    """
     now = services.clock.now()
     state = evaluate(responder, now)
+    view, _ = transition(last, state, now)
+    if _same_view(view, last):
+        return False
 
-    def apply(doc: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        doc = dict(doc or {})
-        if doc.get("polled_tick") == tick:
-            return doc, None  # a concurrent delivery of this shard got here first
-        view, changed = transition(doc, state, now)
-        doc.update(view)
-        doc.update({
-            "user_id": user_id,
-            "enabled": responder.enabled,
-            "window_start": _text(responder.start),
-            "window_end": _text(responder.end),
-            "polled_tick": tick,
-            "checked_at": to_rfc3339(now),
-        })
+    def apply(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        if not doc or doc.get("status") != "active":
+            return doc, None  # deactivated or in error since the tick: presence stays gone
+        stored = dict(doc.get(FIELD) or {})
+        seen = stored.get("observed_at")
+        if seen and from_rfc3339(str(seen)) > now:
+            return doc, None  # a newer read of this user was stored already
+        fresh, changed = transition(stored, state, now)
+        if _same_view(fresh, stored):
+            return doc, (stored if stored.get("publish_pending") else None)
+        stored.update(fresh)
+        stored["observed_at"] = to_rfc3339(now)
         if changed:
-            doc["publish_pending"] = True
-            doc["changed_at"] = to_rfc3339(now)
-        return doc, (doc if changed else None)
+            stored["publish_pending"] = True
+            stored["changed_at"] = to_rfc3339(now)
+        return {**doc, FIELD: stored}, (stored if changed else None)
 
     changed_doc = services.store.transact(COLLECTION, user_id, apply)
     if changed_doc is None:
@@ -427,43 +557,54 @@ def _record(services: Services, user_id: str, tick: str, responder: Responder) -
     return True
 
 
-def _publish(services: Services, user_id: str, doc: dict[str, Any]) -> None:
-    services.bus.publish(Topics.PRESENCE_UPDATED, _view(user_id, doc), ordering_key=user_id)
+def _publish(services: Services, user_id: str, presence: dict[str, Any]) -> None:
+    services.bus.publish(Topics.PRESENCE_UPDATED, _view(user_id, presence),
+                         ordering_key=user_id)
 
-    def clear(current: dict[str, Any] | None) -> tuple[dict[str, Any] | None, None]:
-        if current is None:
-            return None, None
-        if current.get("changed_at") == doc.get("changed_at"):
-            current = {**current, "publish_pending": False}
-        return current, None
+    def clear(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, None]:
+        stored = (doc or {}).get(FIELD) or {}
+        if doc is None or not stored.get("publish_pending") or \
+                stored.get("changed_at") != presence.get("changed_at"):
+            return doc, None  # gone, already cleared, or a newer change is pending
+        return {**doc, FIELD: {**stored, "publish_pending": False}}, None
 
     services.store.transact(COLLECTION, user_id, clear)
-    _LOGGER.info("presence changed", extra=fields(user=user_id, status=doc.get("status")))
+    _LOGGER.info("presence changed", extra=fields(user=user_id, status=presence.get("status")))
 
 
 def _user_error(services: Services, user_id: str, exc: Exception) -> None:
-    """Provisioning problem (revoked scope, deleted user): the user goes to ``error``."""
+    """Provisioning problem (revoked scope, deleted user): the user goes to ``error``.
+
+    Only an active user: the shard was cut at the tick, and a user deactivated (or already
+    in error) since is not put (back) in error by it."""
     _LOGGER.warning("vacation read refused: user moved to error", extra=fields(
         user=user_id, error=type(exc).__name__, status=getattr(exc, "status", None),
         reason=getattr(exc, "reason", "") or getattr(exc, "error", "")))
     from shared.google.factory import GMAIL_SETTINGS_SCOPE
     from shared.users.status import mark_error
 
-    mark_error(services, user_id, exc, scope=GMAIL_SETTINGS_SCOPE)
+    user = services.store.get(names.USERS, user_id) or {}
+    if user.get("status") == "active":
+        mark_error(services, user_id, exc, scope=GMAIL_SETTINGS_SCOPE)
     _forget_presence(services, user_id)
 
 
 def _forget_presence(services: Services, user_id: str) -> None:
     """A user we can no longer read is not left "out of office" forever: the last claim is
-    withdrawn (one ``presence-updated`` back to available) and polling stops with the user."""
+    withdrawn (one ``presence-updated`` back to available) and polling stops with the user.
+    A change whose publish is still pending goes out here too: the user leaves the ticks."""
     now = services.clock.now()
 
     def reset(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        if not doc or doc.get("status") != OUT_OF_OFFICE:
+        stored = (doc or {}).get(FIELD) or {}
+        if not doc or doc.get("status") == "deactivated" or not stored:
             return doc, None
-        doc = {**doc, "status": AVAILABLE, "since": to_rfc3339(now), "until": None,
-               "publish_pending": True, "changed_at": to_rfc3339(now)}
-        return doc, doc
+        if stored.get("status") != OUT_OF_OFFICE:
+            return doc, (stored if stored.get("publish_pending") else None)
+        stored = {**stored, "status": AVAILABLE, "since": to_rfc3339(now), "until": None,
+                  "observed_at": to_rfc3339(now), "publish_pending": True,
+                  "changed_at": to_rfc3339(now)}
+        return {**doc, FIELD: stored}, stored
 
     changed = services.store.transact(COLLECTION, user_id, reset)
     if changed is not None:
@@ -478,7 +619,12 @@ def _text(value: datetime | None) -> str | None:
 def get_presence(services: Services, user_id: str) -> dict[str, Any]:
     """``{"user_id", "status", "since", "until"}``; a user never seen out of office is
     available."""
-    return _view(user_id, services.store.get(COLLECTION, user_id) or {})
+    return presence_of(user_id, services.store.get(COLLECTION, user_id))
+
+
+def presence_of(user_id: str, user: dict[str, Any] | None) -> dict[str, Any]:
+    """:func:`get_presence` from a user document the caller has read already."""
+    return _view(user_id, (user or {}).get(FIELD) or {})
 
 
 def _view(user_id: str, doc: dict[str, Any]) -> dict[str, Any]:

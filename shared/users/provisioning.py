@@ -69,7 +69,8 @@ def deactivate(services: Services, email: str) -> str:
     shredded = services.sealer.shred_user(user_id)
     services.store.merge(COLLECTION, user_id, {
         "status": "deactivated", "reason_code": None, "reason": None,
-        "deactivated_at": to_rfc3339(services.clock.now())})
+        "deactivated_at": to_rfc3339(services.clock.now()),
+        **dict.fromkeys(names.USER_FIELDS_PER_FEATURE)})
     services.workspace.forget(email)
     _LOGGER.info("user deactivated", extra=fields(user=user_id, data_keys_shredded=shredded))
     return "deactivated"

@@ -59,15 +59,18 @@ def test_deactivation_shreds_everything_of_the_user_and_nothing_of_others(cloud)
     cloud.settle()
     cloud.use_jobs({"join-notifications", "poll-vacations"})
     cloud.advance(seconds=600)  # the vacation poll and the standup's join notification
-    expected = {names.USERS, names.CHANNELS, names.SYNC, names.PRESENCE, names.MEETINGS,
+    expected = {names.USERS, names.CHANNELS, names.SYNC, names.MEETINGS,
                 names.SERIES, names.DATA_KEYS}
     assert expected <= set(footprint(cloud, ANN)), "the scenario must touch every collection"
+    fields = set(names.USER_FIELDS_PER_FEATURE)
+    assert all(footprint(cloud, ANN)[names.USERS][0].get(f) for f in fields)
 
     assert cloud.deactivate(ANN) == "deactivated"
 
     after = footprint(cloud, ANN)
     assert set(after) == {names.USERS, names.CHANNELS}
     assert [d["status"] for d in after[names.USERS]] == ["deactivated"]
+    assert [f for f in fields if after[names.USERS][0].get(f)] == []
     assert {d["state"] for d in after[names.CHANNELS]} == {"stopped"}
     assert footprint(cloud, BEN).keys() >= expected
     assert cloud.user_status(ANN)["status"] == "deactivated"

@@ -154,8 +154,14 @@ def _updates(services, uid: str | None = None) -> list[dict[str, Any]]:
 
 
 def _shard(services, uids: list[str], **extra: Any) -> dict[str, Any]:
+    """A shard as the tick cuts it now: each user with its sealed address and last presence
+    (users not stored, or without an address, are entries of an older message: ids only)."""
     now = services.clock.now()
-    return {"tick": _t(now), "shard": 0, "shards": 1, "user_ids": list(uids),
+    users = []
+    for uid in uids:
+        doc = services.store.get(names.USERS, uid) or {}
+        users.append(vacation._entry(services, uid, doc) if doc.get("email") else {"id": uid})
+    return {"tick": _t(now), "shard": 0, "shards": 1, "users": users,
             "not_before": _t(now), "deadline": _t(now + timedelta(seconds=600)),
             "max_rate": DEFAULT_LIMITS.project_units_per_minute / 60 / 40, **extra}
 
@@ -207,8 +213,11 @@ def test_a_tick_shards_every_active_user_exactly_once_with_start_times_spread(
 
     shards = [m for m in services.bus.published(Topics.VACATION_SHARD)]
     expected = sorted([*active, "u00000a"])
-    assert [uid for m in shards for uid in m.data["user_ids"]] == expected
-    assert [len(m.data["user_ids"]) for m in shards] == [668, 668, 666]
+    assert [u["id"] for m in shards for u in m.data["users"]] == expected
+    assert [len(m.data["users"]) for m in shards] == [668, 668, 666]
+    entry = shards[0].data["users"][0]
+    assert set(entry) == {"id", "mail"}  # nobody has a presence yet
+    assert vacation.open_address(services, entry["id"], entry["mail"]) == "u00000@example.com"
     now = services.clock.now()
     assert [(m.data["tick"], m.data["shard"], m.data["shards"], m.data["not_before"],
              m.data["deadline"], m.data["max_rate"]) for m in shards] == [
@@ -318,16 +327,26 @@ def test_the_presence_record_keeps_times_and_never_the_responders_text(services,
     _user(services, sim, "ben", _away(now + HOUR))
     _tick(services)
 
-    ann = services.store.get(names.PRESENCE, "ann")
-    assert ann == {"user_id": "ann", "status": "out_of_office", "since": _t(now - HOUR),
-                   "until": _t(now + HOUR), "enabled": True, "window_start": _t(now - HOUR),
-                   "window_end": _t(now + HOUR), "polled_tick": _t(now),
-                   "checked_at": _t(now), "publish_pending": False, "changed_at": _t(now)}
-    ben = services.store.get(names.PRESENCE, "ben")
-    assert ben == {"user_id": "ben", "status": "available", "since": None,
-                   "until": _t(now + HOUR), "enabled": True, "window_start": _t(now + HOUR),
-                   "window_end": None, "polled_tick": _t(now), "checked_at": _t(now)}
-    assert "ZX81" not in repr(services.store.get(names.PRESENCE, "ann"))
+    ann = services.store.get(names.USERS, "ann")
+    assert ann["presence"] == {"status": "out_of_office", "since": _t(now - HOUR),
+                               "until": _t(now + HOUR), "observed_at": _t(now),
+                               "publish_pending": False, "changed_at": _t(now)}
+    ben = services.store.get(names.USERS, "ben")
+    assert ben["presence"] == {"status": "available", "since": None, "until": _t(now + HOUR),
+                               "observed_at": _t(now)}
+    assert ben["status"] == "active" and ben["email"] == "ben@example.com"  # the rest is kept
+    assert "ZX81" not in repr(ann) + repr(ben)
+
+    # the next tick carries what the worker needs to see nothing changed, and writes nothing
+    writes = services.store.meter.snapshot()["firestore.writes"]
+    services.clock.advance(minutes=10)
+    assert _tick(services) == [ShardResult(polled=2)]
+    assert services.store.meter.snapshot()["firestore.writes"] == writes
+    carried = services.bus.published(Topics.VACATION_SHARD)[-1].data["users"]
+    assert [u.get("presence") for u in carried] == [
+        {"status": "out_of_office", "since": _t(now - HOUR), "until": _t(now + HOUR),
+         "observed_at": _t(now), "changed_at": _t(now)},
+        {"status": "available", "until": _t(now + HOUR), "observed_at": _t(now)}]
 
 
 def test_presence_of_a_user_never_polled_is_available(services):
@@ -340,23 +359,58 @@ def test_only_active_users_with_a_mailbox_are_read(services, sim):
     _user(services, sim, "ann", _away())
     _user(services, sim, "err", _away(), status="error")
     _user(services, sim, "nomail", _away(), email="")
-    shard = _shard(services, ["ann", "err", "nomail", "unknown"])
+    shard = _shard(services, [])  # a message from before entries carried the user: ids only
+    del shard["users"]
+    shard["user_ids"] = ["ann", "err", "nomail", "unknown"]
 
     assert vacation.poll_shard(services, shard) == ShardResult(changed=1, skipped=3)
     assert _reads(sim) == 1
     assert [u["user_id"] for u in _updates(services)] == ["ann"]
 
 
-def test_a_redelivered_shard_reads_nobody_again_and_publishes_nothing_more(services, sim):
+def test_a_redelivered_shard_stores_and_publishes_nothing_more(services, sim):
     _user(services, sim, "ann", _away())
     _user(services, sim, "ben")
     shard = _shard(services, ["ann", "ben"])
     assert vacation.poll_shard(services, shard) == ShardResult(polled=1, changed=1)
-    reads = _reads(sim)
+    stored = services.store.get(names.USERS, "ann")
+    services.clock.advance(seconds=30)
 
-    assert vacation.poll_shard(services, shard) == ShardResult(skipped=2)
-    assert _reads(sim) == reads
+    assert vacation.poll_shard(services, shard) == ShardResult(polled=2)
+    assert _reads(sim) == 4  # Gmail is read again: quota units, not billed
     assert len(_updates(services)) == 1
+    assert services.store.get(names.USERS, "ann") == stored  # since, observed_at unchanged
+
+
+def test_an_older_read_never_overwrites_a_newer_one(services, sim):
+    _user(services, sim, "ann", _away(on=False))
+    shard = _shard(services, ["ann"])  # carries: available
+    later = services.clock.now() + timedelta(seconds=1)
+    services.store.merge(names.USERS, "ann", {"presence": {  # a read that returned later
+        "status": "out_of_office", "since": _t(later), "observed_at": _t(later)}})
+    stored = services.store.get(names.USERS, "ann")
+    _set(sim, "ann", _away())
+    assert vacation.poll_shard(services, shard) == ShardResult(polled=1)
+    assert services.store.get(names.USERS, "ann") == stored
+    assert _updates(services) == []
+
+
+def test_a_change_found_after_the_user_left_is_not_stored(services, sim):
+    _user(services, sim, "ann", _away())
+    shard = _shard(services, ["ann"])
+    services.store.merge(names.USERS, "ann", {"status": "deactivated", "presence": None})
+    assert vacation.poll_shard(services, shard) == ShardResult(polled=1)
+    assert services.store.get(names.USERS, "ann")["presence"] is None
+    assert _updates(services) == []
+
+
+def test_a_forged_or_moved_entry_is_skipped_without_reading(services, sim):
+    _user(services, sim, "ann", _away())
+    _user(services, sim, "ben", _away())
+    shard = _shard(services, ["ann", "ben"])
+    shard["users"][1]["mail"] = shard["users"][0]["mail"]  # ann's address under ben's id
+    assert vacation.poll_shard(services, shard) == ShardResult(changed=1, skipped=1)
+    assert _reads(sim) == 1
 
 
 def test_a_shard_older_than_its_deadline_is_skipped_without_reading(services, sim):
@@ -385,12 +439,15 @@ def test_a_shard_without_slot_deadline_or_rate_is_read_at_once(services, sim):
 @pytest.mark.parametrize("message", [
     {"tick": "2026-11-30T12:00:00Z"},
     {"tick": "2026-11-30T12:00:00Z", "user_ids": "ann"},
+    {"tick": "2026-11-30T12:00:00Z", "users": [{"mail": "x"}]},
+    {"tick": "2026-11-30T12:00:00Z", "users": ["ann"]},
+    {"tick": "2026-11-30T12:00:00Z", "users": {"id": "ann"}, "user_ids": ["ann"]},
     {"user_ids": ["ann"]},
     {"user_ids": ["ann"], "tick": 1},
 ])
 def test_a_malformed_shard_message_is_refused(services, sim, message):
     _user(services, sim, "ann", _away())
-    with pytest.raises(BadRequest, match=r"^vacation-shards message without user_ids/tick$"):
+    with pytest.raises(BadRequest, match=r"^vacation-shards message without users/tick$"):
         vacation.poll_shard(services, message)  # the operator's log says what is missing
     assert _reads(sim) == 0
 
@@ -511,10 +568,11 @@ def test_a_change_whose_publish_failed_is_sent_by_the_redelivered_shard_once(ser
         vacation.poll_shard(services, shard)
     assert _updates(services) == []
 
-    assert vacation.poll_shard(services, shard) == ShardResult(skipped=1)
-    assert vacation.poll_shard(services, shard) == ShardResult(skipped=1)
+    # each redelivery reads Gmail again; the stored change goes out once, from the transaction
+    assert vacation.poll_shard(services, shard) == ShardResult(changed=1)
+    assert vacation.poll_shard(services, shard) == ShardResult(polled=1)
     assert [u["status"] for u in _updates(services, "ann")] == ["out_of_office"]
-    assert _reads(sim) == 1
+    assert _reads(sim) == 3
 
 
 def test_a_change_whose_publish_failed_is_sent_by_the_next_tick(services, sim):
@@ -554,9 +612,10 @@ def test_the_rest_of_a_shard_is_done_before_it_asks_for_redelivery(services, sim
         vacation.poll_shard(services, shard)
     assert len(_updates(services)) == 3
 
-    assert vacation.poll_shard(services, shard) == ShardResult(skipped=4)  # redelivered
+    # redelivered: every user is read again, only the refused update goes out
+    assert vacation.poll_shard(services, shard) == ShardResult(polled=3, changed=1)
     assert sorted(u["user_id"] for u in _updates(services)) == uids
-    assert _reads(sim) == 4
+    assert _reads(sim) == 8
 
 
 def _revoke(services, sim, uid: str) -> None:
@@ -621,7 +680,7 @@ def test_a_refused_read_of_a_user_never_polled_announces_nothing(services, sim):
     _user(services, sim, "ivy")
     _delete_with_live_token(services, sim, "ivy")
     assert vacation.poll_shard(services, _shard(services, ["ivy"])) == ShardResult(errors=1)
-    assert services.store.get(names.PRESENCE, "ivy") is None
+    assert "presence" not in services.store.get(names.USERS, "ivy")
     assert _updates(services) == []
 
 
@@ -686,11 +745,12 @@ def test_a_probe_whose_read_changes_nothing_still_ends_the_pause(services, sim):
 
 
 def test_a_paused_shard_whose_probe_is_skipped_reads_the_others(services, sim):
-    _user(services, sim, "err", _away(), status="error")
+    _user(services, sim, "err", _away())
     _user(services, sim, "ann", _away())
     services.store.put(names.RATELIMITS, vacation.DAILY_LIMIT_KEY,
                        {"until": _t(sim.clock.now() + timedelta(minutes=30))})
     shard = _shard(services, ["err", "ann"])
+    shard["users"][0]["mail"] = "not-sealed"  # skipped: its address does not open
     assert vacation.poll_shard(services, shard) == ShardResult(skipped=1, changed=1)
     assert _reads(sim) == 1
 

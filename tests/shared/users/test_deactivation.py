@@ -70,9 +70,11 @@ def test_deactivation_leaves_only_the_status_record_and_stopped_channels(stack) 
     stack.settle()
     stack.advance(seconds=600)  # vacation poll and the join notification for the standup
     before = _footprint(stack, ANN)
-    expected = {names.USERS, names.CHANNELS, names.SYNC, names.PRESENCE, names.MEETINGS,
+    expected = {names.USERS, names.CHANNELS, names.SYNC, names.MEETINGS,
                 names.SERIES, names.DATA_KEYS}
     assert expected <= set(before), "the scenario must touch every per-user collection"
+    fields = set(names.USER_FIELDS_PER_FEATURE)
+    assert all(before[names.USERS][0].get(f) for f in fields), "and every feature's field"
 
     from shared.users.provisioning import deactivate
 
@@ -81,5 +83,7 @@ def test_deactivation_leaves_only_the_status_record_and_stopped_channels(stack) 
     after = _footprint(stack, ANN)
     assert set(after) == {names.USERS, names.CHANNELS}
     assert [d["status"] for d in after[names.USERS]] == ["deactivated"]
+    assert [f for f in fields if after[names.USERS][0].get(f)] == []
     assert {d["state"] for d in after[names.CHANNELS]} == {"stopped"}
     assert _footprint(stack, BEN).keys() >= expected  # the other user keeps everything
+    assert all(_footprint(stack, BEN)[names.USERS][0].get(f) for f in fields)

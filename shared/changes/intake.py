@@ -1,6 +1,8 @@
 """Push intake: trust a Calendar push only if its channel exists and its token matches.
 
 One store read and one publish; no Google call and no decryption, so Google gets its 2xx fast.
+The message carries when the push was received, so processing can tell a push that a sync
+already covered from one it must list for, without a write at either end.
 
 What Google does with the answer (Calendar guide "Push notifications", responding to
 notifications): 200, 201, 202, 204 and 102 acknowledge; 500, 502, 503 and 504 are retried with
@@ -67,9 +69,12 @@ def accept_push(services: Services, headers: HeaderLookup) -> Outcome:
     if state == "sync":
         services.store.merge(names.CHANNELS, channel_id, {"confirmed": True})
         return Outcome("sync_confirmed", 200)
+    # ``received``: processing acknowledges the push without listing when a sync that began
+    # after this moment was already committed (shared/changes/sync.py, "Coalescing").
     services.bus.publish(Topics.CALENDAR_CHANGES, {
         "user_id": channel["user_id"], "channel_id": channel_id,
-        "message_number": int(number)}, ordering_key=channel["user_id"])
+        "message_number": int(number), "received": to_rfc3339(services.clock.now())},
+        ordering_key=channel["user_id"])
     return Outcome("accepted", 200)
 
 

@@ -1,17 +1,25 @@
-"""``calendar-changes`` handler: coalesce pushes, sync, write join details, update the index.
+"""``calendar-changes`` handler: sync, write join details, update the index, in one pass.
 
 Messages come in two shapes (see contracts): a push ``{"user_id", "channel_id",
-"message_number"}`` and a sync request ``{"user_id", "reason": ...}``. A push only marks the
-user pending and queues *one* sync request per burst (on the same ordering key, so it runs
-after the pushes already queued); a sync request takes the user's lease and syncs, again while
-pushes arrived during the run (bounded rounds). For each changed event: keyword handling
-(organizer's copy only) then indexing; the index changes go out as one sealed
-``meetings-updated`` message.
+"message_number", "received"}`` and a sync request ``{"user_id", "reason": ...}`` ("initial",
+"reconcile", ...; "resync" forces a full sync). Pub/Sub hands one user's messages over in order,
+one at a time (ordering key: the user id), so each message syncs by itself: no lease, no
+pending flag, no second message (:mod:`shared.changes.sync`). A push received before the last
+committed listing began is covered by it and acknowledged after one read.
+
+The sync streams: page by page, each changed event gets keyword handling (organizer's copy
+only) and its index changes computed against the stored records; the page's changes go out as
+sealed ``meetings-updated`` messages (chunks of :data:`PAYLOAD_CHUNK`) and only then are they
+written; the token is committed after the last page. Memory is bounded by a page, not by the
+calendar, and a crash anywhere replays from the old token and publishes again what the app may
+have missed (duplicates are harmless: the app applies changes by key).
 
 Errors: Google's transient failures are retried inside the Google gateway, then raised for
-redelivery (the lease is released with ``pending`` kept); a delegation refusal puts the user in
-the error state and the message is acknowledged; messages for users who are not active are
-acknowledged and their channel stopped.
+redelivery (nothing was committed, so the redelivery lists the same changes); a delegation
+refusal puts the user in the error state and the message is acknowledged; Google's daily limit
+acknowledges too (the token is not committed: the next push or the periodic reconciliation
+runs the sync); messages for users who are not active are acknowledged and their channel
+stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from shared.bus.base import Topics
 from shared.changes import sync
 from shared.clock import from_rfc3339, to_rfc3339
-from shared.errors import BadRequest, TransientError
+from shared.errors import BadRequest
 from shared.google.calendar import Calendar
 from shared.google.errors import (
     DailyLimitExceeded,
@@ -36,6 +44,7 @@ from shared.keyword.event_patch import apply_keyword, is_organizer_copy
 from shared.keyword.providers import keyword_map
 from shared.logs import fields
 from shared.meetings import index as meetings_index
+from shared.store.base import Filter
 from shared.users import watch
 from shared.users.status import COLLECTION as USERS
 from shared.users.status import calendar_target, mark_error
@@ -45,13 +54,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_ROUNDS = 5
 PAYLOAD_CHUNK = 100
 WINDOW_REFRESH = timedelta(days=1)
-
-
-class LeaseHeld(TransientError):
-    """The user's sync lease is taken; redelivery (with backoff) retries after it expires."""
 
 
 def handle_calendar_change(services: Services, data: dict[str, Any]) -> None:
@@ -59,58 +63,27 @@ def handle_calendar_change(services: Services, data: dict[str, Any]) -> None:
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise BadRequest("calendar-changes message without user_id")
+    state = sync.load(services.store, user_id)
+    reason = data.get("reason")
+    if not reason and sync.covered(state, data.get("received")):
+        _LOGGER.info("push covered by the last sync acknowledged", extra=fields(user=user_id))
+        return
     user = services.store.get(USERS, user_id)
     if not user or user.get("status") != "active":
         _LOGGER.info("change for a user who is not active acknowledged",
                      extra=fields(user=user_id, status=(user or {}).get("status")))
         _stop_channel(services, user, data.get("channel_id"))
         return
-    now = services.clock.now()
-    if not data.get("reason"):
-        push = f"{data.get('channel_id')}:{data.get('message_number')}"
-        if sync.request_sync(services.store, user_id, now, push):
-            _queue_sync(services, user_id)
-        return
-    if data.get("reason") == "resync":
-        sync.forget_token(services.store, user_id)
-    holder = uuid.uuid4().hex
-    if not sync.take_lease(services.store, user_id, holder, now):
-        # Messages of one user arrive in order, one at a time, so a lease held now is almost
-        # always one a dead instance left behind: retry once it has run out, rather than trust
-        # the holder to see ``pending`` (a live holder does, and the retry then costs one list).
-        raise LeaseHeld("another worker holds this user's sync lease")
     try:
-        for round_number in range(MAX_ROUNDS):
-            _sync_round(services, user_id, user)
-            last = round_number == MAX_ROUNDS - 1
-            if not sync.finish_round(services.store, user_id, holder, services.clock.now(),
-                                     last=last):
-                break
-        if sync.still_pending(services.store, user_id) and sync.request_sync(
-                services.store, user_id, services.clock.now()):
-            _queue_sync(services, user_id)  # changes kept coming: continue in a new message
+        _sync(services, user_id, user, state, force_full=reason == "resync")
     except DelegationRefused as exc:
-        sync.release(services.store, user_id, holder, pending=False)
         _delegation_refused(services, user_id, exc)
     except DailyLimitExceeded as exc:
         # Hours, not seconds (Calendar "usage limits exceeded"): redelivery within minutes
-        # would fail again and dead-letter. The work stays owed (``pending``); the user's next
-        # push or the periodic reconciliation runs it. The user did nothing wrong: no status.
-        sync.release(services.store, user_id, holder, pending=True)
+        # would fail again and dead-letter. The token was not committed, so the user's next
+        # push or the periodic reconciliation runs the work. The user did nothing wrong.
         _LOGGER.warning("Google's daily limit reached: sync deferred", extra=fields(
             user=user_id, status=exc.status, reason=exc.reason))
-    except Exception:  # a crashed instance releases nothing: its lease runs out instead
-        sync.release(services.store, user_id, holder, pending=True)
-        raise
-
-
-def _queue_sync(services: Services, user_id: str) -> None:
-    try:
-        services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id, "reason": "push"},
-                             ordering_key=user_id)
-    except Exception:
-        sync.unqueue(services.store, user_id)
-        raise
 
 
 def _gateway(services: Services, user: dict[str, Any]) -> sync.CalendarGateway:
@@ -169,30 +142,52 @@ class PrivateMeetingsHidden:
         self._inner.stop_channel(channel_id, resource_id)
 
 
-def _sync_round(services: Services, user_id: str, user: dict[str, Any]) -> None:
+def _sync(services: Services, user_id: str, user: dict[str, Any], state: dict[str, Any], *,
+          force_full: bool) -> None:
+    """List page by page; per page: keywords, index changes, publish, write; then commit."""
     email = str(user["email"])
     gateway = _gateway(services, user)
-    result = sync.run_sync(gateway, services.store, user_id, services.clock.now())
-    changes: list[meetings_index.Change] = []
-    cleared = meetings_index.clear_user(services, user_id) if result.full else 0
+    listing = sync.start(gateway, services.store, user_id, state, services.clock.now(),
+                         force_full=force_full)
+    reset = False
+    if listing.full:
+        # The app replaces this user's list when the index is rebuilt over records it may hold:
+        # some were cleared, or a sync was committed before (a crash right after an earlier
+        # clear left nothing to clear). It goes out with the first page, before its writes.
+        cleared = meetings_index.clear_user(services, user_id)
+        reset = cleared > 0 or bool(state.get("last_sync"))
+    owed = reset  # the first page always comes (Listing.pages), empty or not
     keywords = keyword_map(services, user)
-    patches = 0
-    for event in result.events:
-        if _should_patch(services, event, email):
-            event, sent = apply_keyword(services, gateway, user_id, user, event, keywords)
-            patches += sent
-        changes += meetings_index.index_event(services, gateway, user_id, email, event)
-    changes += _refresh_window(services, gateway, user_id, email, full=result.full)
-    # The app replaces this user's list when the index was rebuilt (a full sync that
-    # dropped records) or a crashed round's changes may never have reached it.
-    reset = result.recover or (result.full and cleared > 0)
-    if result.recover and not result.full:
-        changes = meetings_index.snapshot(services, user_id)
-    _publish(services, user_id, changes, reset=reset)
-    result.commit()  # only now: a crash before this replays the round (sync.py docstring)
-    _LOGGER.info("sync round done", extra=fields(user=user_id, full=result.full,
-                                                 events=len(result.events), patches=patches,
-                                                 index_changes=len(changes), reset=reset))
+    events = patches = published = 0
+    for page in listing.pages():
+        pending = meetings_index.Pending()
+        for event in page:
+            if _should_patch(services, event, email):
+                event, sent = apply_keyword(services, gateway, user_id, user, event, keywords)
+                patches += sent
+            pending.extend(meetings_index.plan_event(services, gateway, user_id, email, event,
+                                                     fresh=listing.full))
+        events += len(page)
+        published += _publish_then_write(services, user_id, pending, reset=owed)
+        owed = False
+    refreshed = _refresh_due(services, state, listing.full)
+    if refreshed and not listing.full:  # a full sync just indexed the current window
+        published += _publish_then_write(
+            services, user_id, _refresh_window(services, gateway, user_id, email))
+    # Only now: a crash before this replays the sync from the old token (sync.py docstring).
+    sync.commit(services.store, user_id, listing, services.clock.now(),
+                window_refreshed=refreshed)
+    _LOGGER.info("sync done", extra=fields(user=user_id, full=listing.full, events=events,
+                                           patches=patches, index_changes=published,
+                                           reset=reset, list_calls=listing.list_calls))
+
+
+def _publish_then_write(services: Services, user_id: str, pending: meetings_index.Pending,
+                        *, reset: bool = False) -> int:
+    """Tell the app, then write: never the other way round (module docstring)."""
+    _publish(services, user_id, pending.changes, reset=reset)
+    pending.write(services)
+    return len(pending.changes)
 
 
 def _should_patch(services: Services, event: dict[str, Any], email: str) -> bool:
@@ -208,33 +203,30 @@ def _should_patch(services: Services, event: dict[str, Any], email: str) -> bool
     return when > services.clock.now()
 
 
-def _refresh_window(services: Services, gateway: sync.CalendarGateway, user_id: str,
-                    email: str, *, full: bool) -> list[meetings_index.Change]:
-    """Once a day re-expand recurring series over the moved window and drop past records."""
-    now = services.clock.now()
-    state = services.store.get(sync.COLLECTION, user_id) or {}
+def _refresh_due(services: Services, state: dict[str, Any], full: bool) -> bool:
+    """A full sync, or a day since the last window refresh (read from the sync document
+    already in hand: no read of its own)."""
     last = state.get("last_window_refresh")
-    if not full and last and from_rfc3339(last) + WINDOW_REFRESH > now:
-        return []
-    services.store.merge(sync.COLLECTION, user_id, {"last_window_refresh": to_rfc3339(now)})
-    if full:
-        return []  # the full sync just indexed everything over the current window
-    changes: list[meetings_index.Change] = []
+    return full or not last or from_rfc3339(str(last)) + WINDOW_REFRESH <= services.clock.now()
+
+
+def _refresh_window(services: Services, gateway: sync.CalendarGateway, user_id: str,
+                    email: str) -> meetings_index.Pending:
+    """Once a day re-expand recurring series over the moved window and drop past records."""
+    pending = meetings_index.Pending()
     for series_id in meetings_index.series_ids(services, user_id):
         try:
             master = gateway.get(series_id)
         except GoneOrMissing:
             master = {"id": series_id, "status": "cancelled"}
-        changes += meetings_index.index_event(services, gateway, user_id, email, master)
+        pending.extend(meetings_index.plan_event(services, gateway, user_id, email, master))
     lo, _hi = meetings_index.window(services)
-    from shared.store.base import Filter
-
+    planned = {c.key for c in pending.changes}
     for key, _doc in services.store.query(meetings_index.COLLECTION, [
             Filter("user_id", "==", user_id), Filter("end", "<=", to_rfc3339(lo))]):
-        change = meetings_index.delete(services, key)
-        if change:
-            changes.append(change)
-    return changes
+        if key not in planned:  # a series' past occurrence is already a delete
+            pending.add(meetings_index.Change(key, "delete"))
+    return pending
 
 
 def _publish(services: Services, user_id: str, changes: list[meetings_index.Change], *,

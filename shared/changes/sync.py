@@ -1,4 +1,4 @@
-"""Calendar sync engine: sync tokens, paging, 410 recovery, and the per-user lease.
+"""Calendar sync engine: sync tokens, paging one page at a time, 410 recovery, coalescing.
 
 Like gcal_sync, the engine sees only two narrow things: a :class:`CalendarGateway` (one user's
 calendar, Google behind it) and the ``sync/{user_id}`` document in the store. Processing decides
@@ -14,19 +14,36 @@ occurrences as exceptions. ``showDeleted`` is left at its default: the full sync
 old tombstones (the index is rebuilt from scratch), and incremental syncs return deletions as
 ``status: cancelled`` whatever it says.
 
-Coalescing. Pushes only mark the user ``pending``; one sync message is queued per burst
-(:func:`request_sync`), and the worker holding the lease syncs again while ``pending`` was set
-during its run (:func:`finish_round`). Fifty pushes therefore cost one or two incremental lists.
-The sync token is saved only after the last page *and* after the caller processed the changes
-(:meth:`SyncResult.commit`), so a crash mid-way replays the same changes instead of losing them;
-a round that died after writing the index but before publishing is caught by ``round_open``
-(:func:`_open_round`) and the next one publishes the whole index.
+One pass, no lease. Pub/Sub delivers one user's ``calendar-changes`` messages in order, one at a
+time (``infra/functions.tf``: ordering enabled, the user id as ordering key), so the message in
+hand *is* the user's only sync: it reads the sync document once (:func:`load`), lists page by
+page (:meth:`Listing.pages`, never the whole calendar at once) and commits the new token with one
+blind merge after the last page (:func:`commit`). No lease, no ``pending`` or ``queued`` flag,
+no crash-recovery mark: each of those cost a transaction per push.
+
+Coalescing without writes. Intake stamps every push with the time it received it
+(``received``); the commit records when its listing began (``listed_from``). A push received
+more than :data:`CLOCK_MARGIN` before the last committed listing began is already covered by it
+(:func:`covered`) and is acknowledged after that one read: fifty pushes during one sync cost
+about one more list. The margin absorbs the skew between the intake's and the processing's
+clocks and Google's own delay between a change and its listing; a push inside it is synced again
+(one more list), never skipped.
+
+Nothing lost. The token is committed only after every page was processed and published, so a
+crash anywhere replays the same changes from the old token (processing publishes each page's
+index changes *before* writing them, so a replay that finds the index already written was also
+already published). Two syncs of one user can only overlap when Pub/Sub redelivers a message
+whose first delivery is still running (an expired ack deadline); both list from the same stored
+token and the commit is last-writer-wins, so the stored token is one of two valid tokens: the
+older one makes the next sync list changes again (idempotent: the index compares, keyword
+patches carry their markers and Google's etag), it never skips a change, because each sync only
+commits a token after processing everything its own listing returned.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -41,13 +58,13 @@ from shared.store.base import Store
 _LOGGER = logging.getLogger(__name__)
 
 COLLECTION = names.SYNC
-LEASE_SECONDS = 120
-QUEUED_SECONDS = 600  # a queued sync message that never ran is forgotten after this
+# A push must have been received this long before a listing began to count as covered by it.
+CLOCK_MARGIN = timedelta(seconds=2)
 
 
 class SyncTokenMissing(TransientError):
     """The last page of a listing carried no ``nextSyncToken`` (Google has been seen to do
-    so: googleapis/google-api-php-client#2637). Nothing is committed; the round is retried."""
+    so: googleapis/google-api-php-client#2637). Nothing is committed; the sync is retried."""
 
 
 class CalendarGateway(Protocol):
@@ -68,30 +85,66 @@ class CalendarGateway(Protocol):
     def stop_channel(self, channel_id: str, resource_id: str) -> None: ...
 
 
+def load(store: Store, user_id: str) -> dict[str, Any]:
+    """The user's sync document (one read; ``{}`` before the first sync). Callers pass it on
+    instead of reading it again."""
+    return store.get(COLLECTION, user_id) or {}
+
+
+def covered(state: dict[str, Any], received: object) -> bool:
+    """True when a push received at ``received`` (RFC 3339, stamped by intake) happened more
+    than :data:`CLOCK_MARGIN` before the last committed listing began: that listing saw its
+    change. A push without a readable stamp is never covered."""
+    listed_from = state.get("listed_from")
+    if not isinstance(received, str) or not received or not listed_from:
+        return False
+    try:
+        when = from_rfc3339(received)
+    except ValueError:
+        return False
+    return when + CLOCK_MARGIN <= from_rfc3339(str(listed_from))
+
+
 @dataclass
-class SyncResult:
-    """Changed events of one sync; call :meth:`commit` once they are processed."""
+class Listing:
+    """One sync's listing, page by page. ``full`` is known before the first page is handed
+    out (a 410 on the stored token is met while starting), so the caller can clear the index
+    first; ``next_sync_token`` is set once :meth:`pages` ran to its end."""
 
-    events: list[dict[str, Any]]
     full: bool
-    next_sync_token: str | None
-    list_calls: int
-    _commit: Callable[[], None] = field(repr=False, default=lambda: None)
-    # A round before this one indexed changes and died before it published them: the app
-    # must get the whole index again (see ``take_lease``).
-    recover: bool = False
+    listed_from: datetime
+    signature: str
+    list_calls: int = 0
+    next_sync_token: str | None = None
+    _token: str | None = field(default=None, repr=False)
+    _first: dict[str, Any] | None = field(default=None, repr=False)
+    _gateway: Any = field(default=None, repr=False)
 
-    def commit(self) -> None:
-        self._commit()
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The changed events, one page at a time (the earlier pages are not kept)."""
+        page = self._first
+        self._first = None
+        while page is not None:
+            yield list(page.get("items") or [])
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                next_sync = page.get("nextSyncToken")
+                if not next_sync:
+                    # Storing None would make every later push a silent full sync. The sync
+                    # fails instead (redelivered, then dead-lettered where someone looks).
+                    raise SyncTokenMissing("events.list ended without a nextSyncToken")
+                self.next_sync_token = str(next_sync)
+                return
+            page = self._gateway.list_page(sync_token=self._token, page_token=page_token)
+            self.list_calls += 1
 
 
-def run_sync(gateway: CalendarGateway, store: Store, user_id: str, now: datetime,
-             *, force_full: bool = False) -> SyncResult:
-    """Incremental sync from the stored token (all pages), or a full one without a token or
-    after a 410 (``fullSyncRequired``)."""
-    state = store.get(COLLECTION, user_id) or {}
+def start(gateway: CalendarGateway, store: Store, user_id: str, state: dict[str, Any],
+          now: datetime, *, force_full: bool = False) -> Listing:
+    """Begin an incremental listing from the stored token, or a full one without a token, with
+    ``force_full`` (an explicit resync), or after a 410 (``fullSyncRequired``). The first page
+    is fetched here."""
     token = None if force_full else state.get("sync_token")
-    recover = bool(state.get("recover"))
     signature = str(getattr(gateway, "list_signature", ""))
     if token and state.get("sync_params", "") != signature:
         # Google's token is valid only for the listing that produced it (Calendar "Synchronize
@@ -103,156 +156,30 @@ def run_sync(gateway: CalendarGateway, store: Store, user_id: str, now: datetime
     calls = 0
     if token:
         try:
-            events, next_token, calls = _list_all(gateway, token)
-            return _result(store, user_id, now, events, False, next_token, calls, recover,
-                           signature)
+            first = gateway.list_page(sync_token=token, page_token=None)
+            return Listing(False, now, signature, 1, None, token, first, gateway)
         except SyncTokenExpired:
             _LOGGER.info("sync token expired, full resync", extra=fields(user=user_id))
+            # Only here is a write spent before the commit: a full listing that then fails
+            # must not try the dead token again on the retry.
             store.merge(COLLECTION, user_id, {"sync_token": None})
-            calls += 1
-    events, next_token, more = _list_all(gateway, None)
-    return _result(store, user_id, now, events, True, next_token, calls + more, recover,
-                   signature)
+            calls = 1
+    first = gateway.list_page(sync_token=None, page_token=None)
+    return Listing(True, now, signature, calls + 1, None, None, first, gateway)
 
 
-def _list_all(gateway: CalendarGateway, token: str | None
-              ) -> tuple[list[dict[str, Any]], str | None, int]:
-    events: list[dict[str, Any]] = []
-    page_token: str | None = None
-    calls = 0
-    while True:
-        page = gateway.list_page(sync_token=token, page_token=page_token)
-        calls += 1
-        events.extend(page.get("items") or [])
-        page_token = page.get("nextPageToken")
-        if not page_token:
-            next_sync = page.get("nextSyncToken")
-            if not next_sync:
-                # Storing None would make every later push a silent full sync. The round
-                # fails instead (redelivered, then dead-lettered where someone looks).
-                raise SyncTokenMissing("events.list ended without a nextSyncToken")
-            return events, str(next_sync), calls
-
-
-def _result(store: Store, user_id: str, now: datetime, events: list[dict[str, Any]],
-            full: bool, next_token: str | None, calls: int, recover: bool,
-            signature: str) -> SyncResult:
-    def commit() -> None:
-        # The round is over (processed and published): close it in the same write.
-        update: dict[str, Any] = {"sync_token": next_token, "last_sync": to_rfc3339(now),
-                                  "round_open": False, "recover": False,
-                                  "sync_params": signature}
-        if full:
-            update["last_full_sync"] = to_rfc3339(now)
-        store.merge(COLLECTION, user_id, update)
-
-    return SyncResult(events, full, next_token, calls, commit, recover)
-
-
-def forget_token(store: Store, user_id: str) -> None:
-    """Force the next sync to be a full one (used by an explicit resync request)."""
-    store.merge(COLLECTION, user_id, {"sync_token": None})
-
-
-# -- lease and coalescing -------------------------------------------------------------------
-def _active(doc: dict[str, Any], key: str, now: datetime) -> bool:
-    value: str | None = doc.get(key)
-    if not value:
-        return False
-    return from_rfc3339(value) > now
-
-
-def request_sync(store: Store, user_id: str, now: datetime, push: str = "") -> bool:
-    """A push arrived: mark the user pending. True when the caller must queue a sync message
-    (no sync running and none queued); False when a running or queued sync will cover it.
-
-    ``push`` names the push (channel and message number). The push that queued the sync is
-    recorded, so its redelivery queues again: an instance that died between this write and
-    the publish would otherwise leave a queued mark with no message behind it.
-    """
-
-    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
-        doc = dict(doc or {})
-        doc["pending"] = True
-        if _active(doc, "lease_until", now):
-            return doc, False
-        if _active(doc, "queued_until", now) and not (push and doc.get("queued_by") == push):
-            return doc, False
-        doc["queued_until"] = to_rfc3339(now + timedelta(seconds=QUEUED_SECONDS))
-        doc["queued_by"] = push or None
-        return doc, True
-
-    return store.transact(COLLECTION, user_id, change)
-
-
-def unqueue(store: Store, user_id: str) -> None:
-    """Publishing the queued sync message failed: let the next push queue one again."""
-    store.merge(COLLECTION, user_id, {"queued_until": None})
-
-
-def take_lease(store: Store, user_id: str, holder: str, now: datetime,
-               seconds: int = LEASE_SECONDS) -> bool:
-    """Become the user's only syncing worker; otherwise leave ``pending`` set for the holder
-    (whose ``finish_round`` sees it, or, if it died, the caller's retry after the lease)."""
-
-    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
-        doc = dict(doc or {})
-        if _active(doc, "lease_until", now) and doc.get("lease_holder") != holder:
-            doc["pending"] = True
-            return doc, False
-        doc.update(lease_holder=holder, pending=False, queued_until=None, queued_by=None,
-                   lease_until=to_rfc3339(now + timedelta(seconds=seconds)))
-        _open_round(doc)
-        return doc, True
-
-    return store.transact(COLLECTION, user_id, change)
-
-
-def _open_round(doc: dict[str, Any]) -> None:
-    """Mark a round as started, in the lease write it already makes (no write of its own).
-
-    A round indexes changes, publishes them, then commits the token, which closes it. One
-    still open when the next round starts died between its index writes and its publish:
-    re-listing from the old token finds the index already up to date and would publish
-    nothing, so the next round publishes the user's whole index instead (``recover``).
-    """
-    if doc.get("round_open"):
-        doc["recover"] = True
-    doc["round_open"] = True
-
-
-def finish_round(store: Store, user_id: str, holder: str, now: datetime, *, last: bool = False,
-                 seconds: int = LEASE_SECONDS) -> bool:
-    """After a sync round: True (lease kept and extended, ``pending`` cleared) when pushes
-    arrived meanwhile and ``last`` is false; otherwise the lease is released, False."""
-
-    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
-        doc = dict(doc or {})
-        if doc.get("lease_holder") != holder:
-            return doc, False  # lease lost (expired and taken): the new holder covers pending
-        if doc.get("pending") and not last:
-            doc.update(pending=False, lease_until=to_rfc3339(now + timedelta(seconds=seconds)))
-            _open_round(doc)
-            return doc, True
-        doc.update(lease_holder=None, lease_until=None)
-        return doc, False
-
-    return store.transact(COLLECTION, user_id, change)
-
-
-def release(store: Store, user_id: str, holder: str, *, pending: bool) -> None:
-    """Give the lease up after a failure; ``pending`` keeps the work owed for the retry."""
-
-    def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any], None]:
-        doc = dict(doc or {})
-        if doc.get("lease_holder") == holder:
-            doc.update(lease_holder=None, lease_until=None)
-            if pending:
-                doc["pending"] = True
-        return doc, None
-
-    store.transact(COLLECTION, user_id, change)
-
-
-def still_pending(store: Store, user_id: str) -> bool:
-    return bool((store.get(COLLECTION, user_id) or {}).get("pending"))
+def commit(store: Store, user_id: str, listing: Listing, now: datetime, *,
+           window_refreshed: bool = False) -> None:
+    """After every page was processed and published: the new token, when the listing began
+    (what later pushes are compared with) and, with ``window_refreshed``, the daily window
+    refresh, all in one blind merge."""
+    if listing.next_sync_token is None:
+        raise SyncTokenMissing("commit before the listing ended")
+    update: dict[str, Any] = {"sync_token": listing.next_sync_token,
+                              "listed_from": to_rfc3339(listing.listed_from),
+                              "last_sync": to_rfc3339(now), "sync_params": listing.signature}
+    if listing.full:
+        update["last_full_sync"] = to_rfc3339(now)
+    if window_refreshed:
+        update["last_window_refresh"] = to_rfc3339(listing.listed_from)
+    store.merge(COLLECTION, user_id, update)

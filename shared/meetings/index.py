@@ -8,13 +8,20 @@ response are sealed with associated data ``meetings|{key}``.
 The join link comes from :mod:`shared.joinlinks` (conferenceData, then Location, then
 description), except that join details a keyword asked for (our block) beat conference data
 Google added on its own, such as an automatic Meet link.
+
+Computing a change and writing it are two steps (:func:`plan_event`, :class:`Pending`): the
+sync publishes a page's changes *before* it writes them, so a crash in between leaves the
+records as they were and the replayed sync (its token was not committed) finds and publishes
+the same changes again. Written first, a replay would find nothing changed and the app would
+never hear of it. :func:`upsert` and :func:`index_event` do both steps, for callers that
+publish nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +48,46 @@ class Change:
     key: str
     op: str  # "upsert" | "delete"
     record: dict[str, Any] | None = None
+    # What :meth:`Pending.write` merges into the stored record (an upsert's clear fields, the
+    # notifier's ``notify_at`` and the sealed blob); not part of the published change.
+    stored: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+# "Read the stored record yourself" (as opposed to None: known to be absent).
+_READ: Any = object()
+
+
+@dataclass
+class Pending:
+    """Index changes computed against the stored records, not yet written: publish
+    ``changes``, then :meth:`write` (module docstring)."""
+
+    changes: list[Change] = field(default_factory=list)
+    # The recurring masters to remember (their id) or forget (None), written with the changes.
+    series: dict[str, str | None] = field(default_factory=dict)
+
+    def add(self, change: Change | None) -> None:
+        if change is not None:
+            self.changes.append(change)
+
+    def extend(self, other: Pending) -> None:
+        self.changes += other.changes
+        self.series.update(other.series)
+
+    def write(self, services: Services) -> None:
+        """Write every change (upserts merged, deletes deleted), then the series records."""
+        store = services.store
+        for change in self.changes:
+            if change.op == "delete":
+                store.delete(COLLECTION, change.key)
+            else:
+                store.merge(COLLECTION, change.key, change.stored or {})
+        for key, event_id in self.series.items():
+            if event_id is None:
+                store.delete(names.SERIES, key)
+            else:
+                store.merge(names.SERIES, key, {"user_id": key.split("|", 1)[0],
+                                                "event_id": event_id})
 
 
 def window(services: Services) -> tuple[datetime, datetime]:
@@ -110,13 +157,24 @@ def _sealed_record(event: Mapping[str, Any], email: str, url: str | None,
 
 def upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str, Any],
            series_id: str | None) -> Change | None:
-    """Index one occurrence (None when it is outside the window: then it is removed)."""
+    """Index one occurrence now (None when unchanged; outside the window it is removed)."""
+    pending = Pending()
+    pending.add(plan_upsert(services, user_id, email, occurrence, series_id))
+    pending.write(services)
+    return pending.changes[0] if pending.changes else None
+
+
+def plan_upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str, Any],
+                series_id: str | None, existing: Any = _READ) -> Change | None:
+    """The change one occurrence makes to its stored record (``existing``, read here unless
+    given; None: known to be absent), not written: None when unchanged; a delete when it is
+    outside the window and was indexed."""
     start, all_day = _when(occurrence.get("start"))
     end, _ = _when(occurrence.get("end"))
     lo, hi = window(services)
     key = record_key(user_id, occurrence["id"])
     if start is None or end is None or end <= lo or start >= hi:
-        return delete(services, key)
+        return plan_delete(services, key, existing)
     url, service, sip = join_details(occurrence, services.config.org_domains)
     doc: dict[str, Any] = {
         "user_id": user_id, "event_id": occurrence["id"], "series_id": series_id or "",
@@ -128,18 +186,19 @@ def upsert(services: Services, user_id: str, email: str, occurrence: Mapping[str
         "updated": occurrence.get("updated") or "", "etag": occurrence.get("etag") or "",
     }
     doc["blob_hash"] = _h(doc)
-    existing = services.store.get(COLLECTION, key)
+    if existing is _READ:
+        existing = services.store.get(COLLECTION, key)
     record = _sealed_record(occurrence, email, url, sip)
     notify = notify_fields(doc, record, existing)
     if existing is not None and all(existing.get(k) == v for k, v in {**doc, **notify}.items()):
         return None  # unchanged: no write, no seal, nothing to publish
-    # merge, not put: ``notified`` is the notifier's, and a put of a stale copy could undo its
-    # mark between our read and our write (the meeting would be notified twice).
-    services.store.merge(COLLECTION, key, {
-        **doc, **notify, "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record)})
+    # Merged when written, not put: ``notified`` is the notifier's, and a put of a stale copy
+    # could undo its mark between our read and our write (the meeting would be notified twice).
+    stored = {**doc, **notify,
+              "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record)}
     # The published change carries the record in the clear *inside* the sealed payload.
     return Change(key, "upsert", {**{k: v for k, v in doc.items() if k != "blob_hash"},
-                                  **record})
+                                  **record}, stored)
 
 
 def notify_fields(doc: Mapping[str, Any], record: Mapping[str, Any],
@@ -169,21 +228,34 @@ def _h(doc: Mapping[str, Any]) -> str:
 
 
 def delete(services: Services, key: str) -> Change | None:
+    """Remove one record now (None when there was none)."""
     return Change(key, "delete") if services.store.delete(COLLECTION, key) else None
+
+
+def plan_delete(services: Services, key: str, existing: Any = _READ) -> Change | None:
+    """The delete of one record if it is stored (read here unless ``existing`` is given)."""
+    if existing is _READ:
+        existing = services.store.get(COLLECTION, key)
+    return Change(key, "delete") if existing is not None else None
 
 
 def delete_series(services: Services, user_id: str, series_id: str,
                   keep: set[str] | None = None) -> list[Change]:
-    """Remove a series' occurrences (all, or those not in ``keep``)."""
+    """Remove a series' occurrences (all, or those not in ``keep``) now."""
     changes = []
-    rows = services.store.query(COLLECTION, [Filter("user_id", "==", user_id),
-                                             Filter("series_id", "==", series_id)])
-    for key, _doc in rows:
+    for key in _series_records(services, user_id, series_id):
         if keep is None or key not in keep:
             change = delete(services, key)
             if change:
                 changes.append(change)
     return changes
+
+
+def _series_records(services: Services, user_id: str, series_id: str
+                    ) -> dict[str, dict[str, Any]]:
+    rows = services.store.query(COLLECTION, [Filter("user_id", "==", user_id),
+                                             Filter("series_id", "==", series_id)])
+    return dict(rows)
 
 
 def snapshot(services: Services, user_id: str) -> list[Change]:
@@ -210,29 +282,43 @@ def series_ids(services: Services, user_id: str) -> list[str]:
 
 def index_event(services: Services, gateway: CalendarGateway, user_id: str, email: str,
                 event: Mapping[str, Any]) -> list[Change]:
-    """Bring the index in line with one changed event from the sync."""
+    """Bring the index in line with one changed event now."""
+    pending = plan_event(services, gateway, user_id, email, event)
+    pending.write(services)
+    return pending.changes
+
+
+def plan_event(services: Services, gateway: CalendarGateway, user_id: str, email: str,
+               event: Mapping[str, Any], *, fresh: bool = False) -> Pending:
+    """The index changes one changed event from the sync makes, not yet written.
+
+    ``fresh``: the user's index was cleared in this sync (a full one), so a record not
+    written by this sync is known to be absent and is not read. A series is compared
+    with its stored occurrences in one query rather than one read per occurrence."""
     event_id = event["id"]
+    pending = Pending()
     if event.get("status") == "cancelled":
-        changes = [c for c in [delete(services, record_key(user_id, event_id))] if c]
+        pending.add(plan_delete(services, record_key(user_id, event_id)))
         if not event.get("recurringEventId"):
-            changes += delete_series(services, user_id, event_id)
-            services.store.delete(names.SERIES, record_key(user_id, event_id))
-        return changes
+            for key in _series_records(services, user_id, event_id):
+                pending.add(Change(key, "delete"))
+            pending.series[record_key(user_id, event_id)] = None
+        return pending
     if event.get("recurrence"):
         lo, hi = window(services)
         occurrences = gateway.instances(event_id, lo, hi)
-        keep = set()
-        changes = []
+        stored = {} if fresh else _series_records(services, user_id, event_id)
         for occurrence in occurrences:
             if occurrence.get("status") == "cancelled":
                 continue
-            keep.add(record_key(user_id, occurrence["id"]))
-            change = upsert(services, user_id, email, occurrence, event_id)
-            if change:
-                changes.append(change)
-        changes += delete_series(services, user_id, event_id, keep)
-        services.store.merge(names.SERIES, record_key(user_id, event_id),
-                             {"user_id": user_id, "event_id": event_id})
-        return changes
-    change = upsert(services, user_id, email, event, event.get("recurringEventId"))
-    return [change] if change else []
+            # Every record of this series carries its id (instances and exceptions alike), so
+            # one not in the query is not stored.
+            existing = stored.pop(record_key(user_id, occurrence["id"]), None)
+            pending.add(plan_upsert(services, user_id, email, occurrence, event_id, existing))
+        for key in stored:  # what the series no longer has
+            pending.add(Change(key, "delete"))
+        pending.series[record_key(user_id, event_id)] = event_id
+        return pending
+    pending.add(plan_upsert(services, user_id, email, event, event.get("recurringEventId"),
+                            None if fresh else _READ))
+    return pending

@@ -86,8 +86,8 @@ def _patched_once_and_sent_once(stack: Any, event_id: str, patches_before: int) 
 
 
 def test_a_duplicated_push_message_patches_once_and_updates_the_app_once(ann) -> None:
-    # The push handler queued a sync (``queued_by`` names the push) and lost its ack.
-    lost = lose_ack_once(ann, "process_changes", lambda: bool(_sync_state(ann).get("queued_by")))
+    # The push's sync committed (the state records its listing) and the push lost its ack.
+    lost = lose_ack_once(ann, "process_changes", lambda: bool(_sync_state(ann).get("listed_from")))
     patches = ann.api_calls()["calendar.events.patch"]
 
     event = _keyword_event(ann)

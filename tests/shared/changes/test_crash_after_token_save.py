@@ -1,5 +1,6 @@
 """The sync engine's promise (``shared/changes/sync.py``): the sync token is saved only after
-the changes were processed, so an instance that dies mid-way replays them on redelivery.
+the changes were processed and published, so an instance that dies mid-way replays them on
+redelivery, and the app is told of every change whatever the moment of the crash.
 
 The crash is put at the store write that saves the new sync token, the first moment a saved
 token exists: whatever the handler had not done by then is lost for good, because the next
@@ -94,24 +95,48 @@ def test_a_crash_right_after_the_sync_token_is_saved_still_tells_the_app(ann) ->
     assert f"{user_id}|{event['id']}" in keys
 
 
-def test_a_crash_between_the_index_write_and_the_publish_resends_the_whole_index(ann) -> None:
-    """The record is in the index but the app was never told: the replayed round finds
-    nothing changed, so it must publish the user's whole index with ``reset``."""
+def _app_holds(stack, kek, event_id: str) -> dict | None:
+    """What the app holds for ``event_id`` after applying every meetings-updated message."""
     from shared.crypto.sealer import open_published
-    from shared.keys.local import LocalKeysetKek
+
+    key = f"{stack.services.pseudonym(ANN)}|{event_id}"
+    held = None
+    for message in stack.published(Topics.MEETINGS_UPDATED):
+        payload = open_published(message, kek)
+        if payload.get("reset"):
+            held = None
+        for change in payload["changes"]:
+            if change["key"] == key:
+                held = change["record"] if change["op"] == "upsert" else None
+    return held
+
+
+def _indexed(stack) -> int:
     from shared.store import names
     from shared.store.base import Filter
 
+    user_id = stack.services.pseudonym(ANN)
+    return len(stack.services.store.query(names.MEETINGS, [Filter("user_id", "==", user_id)]))
+
+
+@pytest.mark.parametrize("point", ["bus.after_publish", "store.after_write"])
+def test_a_crash_around_the_index_write_still_tells_the_app(ann, point) -> None:
+    """The sync publishes a page's changes before writing them: dying after the publish
+    (record not written) replays and publishes again; dying after the write (record written,
+    which a replay would find unchanged) comes after the app was told."""
+    from shared.keys.local import LocalKeysetKek
+
     kek = LocalKeysetKek(ann.data_dir / "LOCAL-DEV-ONLY-kek.keyset.json")
-    user_id = ann.services.pseudonym(ANN)
-
-    def indexed() -> int:
-        return len(ann.services.store.query(names.MEETINGS, [Filter("user_id", "==", user_id)]))
-
-    before = indexed()
-    crash = CrashOnce(ann, "store.after_write", lambda: indexed() > before)
-    failpoints.install(crash)
+    before = _indexed(ann)
     published = len(ann.published(Topics.MEETINGS_UPDATED))
+
+    def when() -> bool:
+        if point == "bus.after_publish":
+            return len(ann.published(Topics.MEETINGS_UPDATED)) > published
+        return _indexed(ann) > before
+
+    crash = CrashOnce(ann, point, when)
+    failpoints.install(crash)
 
     event = ann.calendar(ANN).events().insert(calendarId="primary", body=event_body(
         "Standup", "https://example.webex.com/meet/team", stack=ann,
@@ -119,10 +144,7 @@ def test_a_crash_between_the_index_write_and_the_publish_resends_the_whole_index
     ann.settle()
 
     assert crash.crashed
-    opened = [open_published(m, kek) for m in ann.published(Topics.MEETINGS_UPDATED)[published:]]
-    assert any(p.get("reset") for p in opened)
-    changes = [c for p in opened for c in p["changes"]]
-    mine = [c for c in changes if c["key"] == f"{user_id}|{event['id']}"]
-    assert mine and mine[-1]["op"] == "upsert"
-    assert mine[-1]["record"]["join_url"] == "https://example.webex.com/meet/team"
-    assert mine[-1]["record"]["title"] == "Standup"
+    held = _app_holds(ann, kek, event["id"])
+    assert held is not None
+    assert (held["title"], held["join_url"]) == ("Standup", "https://example.webex.com/meet/team")
+    assert [m["title"] for m in ann.meetings(ANN)] == ["Standup"]

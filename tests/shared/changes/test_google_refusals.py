@@ -74,7 +74,7 @@ def test_an_event_created_from_gmail_is_indexed_and_left_alone(stack, caplog):
     assert "webex.com" in _location(stack, ANNA, review["id"])
     assert stack.api_calls()["calendar.events.patch"] - before == 1  # no doomed patch sent
     assert {flight["id"], review["id"]} <= set(meetings(stack, ANNA))
-    assert _sync_state(stack, ANNA)["round_open"] is False  # the round committed its token
+    assert _sync_state(stack, ANNA)["listed_from"]  # the sync committed its token
     assert any("created from Gmail" in r.getMessage() for r in caplog.records)
 
 
@@ -91,7 +91,7 @@ def test_a_refused_patch_skips_that_event_and_the_users_sync_goes_on(stack, capl
     assert stack.sim.refused_patches() == {(ANNA, locked["id"])}
     assert _location(stack, ANNA, locked["id"]) == "@webex"
     assert locked["id"] in meetings(stack, ANNA)
-    assert _sync_state(stack, ANNA)["round_open"] is False
+    assert _sync_state(stack, ANNA)["listed_from"]  # committed past the refusal
     assert any("refused by Google" in r.getMessage() for r in caplog.records)
 
     later = _as_user(stack, ANNA, "calendar.events.insert",

@@ -86,7 +86,8 @@ def test_a_change_push_on_a_known_channel_queues_its_user_in_order(services, sta
     assert intake.accept_push(services, _push(state=state, number="12")) == \
         intake.Outcome("accepted", 200)
     assert _changes(services) == [
-        ({"user_id": "u1", "channel_id": "hc-1", "message_number": 12}, "u1")]
+        ({"user_id": "u1", "channel_id": "hc-1", "message_number": 12,
+          "received": "2026-11-30T12:00:30Z"}, "u1")]
 
 
 def test_a_push_on_a_channel_whose_watch_call_is_still_open_is_taken_in(services) -> None:
@@ -128,7 +129,8 @@ def test_headers_handed_over_as_a_dict_of_googles_names_are_read(services) -> No
     assert intake.accept_push(services, dict(_push(token="forged"))).http_status == 403
     assert intake.accept_push(services, dict(_push("hc-gone", resource="r-9"))).name == "orphan"
     assert _changes(services) == [
-        ({"user_id": "u1", "channel_id": "hc-1", "message_number": 3}, "u1")]
+        ({"user_id": "u1", "channel_id": "hc-1", "message_number": 3,
+          "received": to_rfc3339(NOW)}, "u1")]
     assert _stops(services) == [{"kind": "orphan", "channel_id": "hc-gone",
                                  "resource_id": "r-9"}]
 
@@ -230,3 +232,14 @@ def test_a_flood_of_made_up_channel_ids_leaves_no_bookkeeping_after_a_day(servic
     _expire(services, services.clock.now())
     assert services.store.query(names.RATELIMITS, []) == []
     assert services.store.query(names.ORPHAN_STOPS, []) == []
+
+
+def test_a_push_is_stamped_with_the_time_it_was_received(services) -> None:
+    # Processing compares the stamp with the last sync's listing start (sync.covered): a
+    # stamp that did not follow the clock would make later pushes look already covered.
+    _channel(services)
+    intake.accept_push(services, _push(number="1"))
+    services.clock.advance(seconds=90)
+    intake.accept_push(services, _push(number="2"))
+    assert [data["received"] for data, _key in _changes(services)] == [
+        "2026-11-30T12:00:30Z", "2026-11-30T12:02:00Z"]

@@ -4,7 +4,7 @@ Workspace simulator (the wiring LocalStack uses, without the entry points around
 
 What a user (or the app) would notice of one sync: which events get join details and which are
 left alone, what the meetings index and the ``meetings-updated`` messages say, what happens to
-pushes, leases and failures. The same rules run end to end on the embedded stack in
+pushes and failures. The same rules run end to end on the embedded stack in
 test_processing*.py; these are fast enough for the module's mutation run
 (mutation/config.toml).
 """
@@ -367,28 +367,57 @@ def test_a_message_without_a_user_is_refused(world, data):
         processing.handle_calendar_change(world.services, data)
 
 
-# -- pushes and the sync they queue --------------------------------------------------------------
-def test_a_burst_of_pushes_from_two_channels_queues_one_sync_on_the_users_key(world):
+# -- pushes: each one syncs, unless the last sync already covered it -----------------------------
+def _stamp(when: datetime) -> str:
+    return to_rfc3339(when)
+
+
+def test_a_push_syncs_in_its_own_message_and_queues_nothing(world):
     anna = world.person("anna")
+    world.sync(anna, "initial")
+    event = world.create(anna, "@webex")
+    world.clock.advance(seconds=30)
+    world.push(anna, "c1", 5)
+    assert world.event(anna, event["id"])["location"] == anna.url
+    assert set(world.app(anna)) == {event["id"]}
+    assert world.queued() == []
+    assert world.sync_state(anna)["listed_from"] == _stamp(NOW + timedelta(seconds=30))
+
+
+def test_pushes_received_before_the_last_listing_began_are_acknowledged_without_google(world):
+    anna = world.person("anna")
+    world.sync(anna, "initial")  # listed from NOW
+    world.create(anna, "@webex")  # a change after that listing: its push must sync
+    world.clock.advance(seconds=10)
+    covered = {"user_id": anna.id, "channel_id": "c1", "message_number": 1,
+               "received": _stamp(NOW - timedelta(seconds=5))}
     before = world.calls()
-    for number in range(1, 6):
-        world.push(anna, "c1", number)
-        world.push(anna, "c2", number)
-    (message,) = world.queued()
-    assert message.data == {"user_id": anna.id, "reason": "push"}
-    assert message.ordering_key == anna.id
-    assert world.calls() - before == Counter()  # a push itself calls no Google API
+    for _ in range(3):
+        processing.handle_calendar_change(world.services, covered)
+    assert world.calls() - before == Counter()
+    assert world.app(anna) == {}
+    fresh = {**covered, "message_number": 2, "received": _stamp(NOW + timedelta(seconds=9))}
+    processing.handle_calendar_change(world.services, fresh)
+    assert (world.calls() - before)["calendar.events.list"] == 1
+    assert len(world.app(anna)) == 1
 
 
-def test_the_push_that_queued_a_sync_queues_it_again_when_redelivered(world):
-    # Its instance may have died between marking the sync queued and publishing it.
+def test_a_push_for_a_user_gone_inactive_is_not_taken_for_covered(world):
+    # Covered pushes skip the user read; a push the last sync did not cover still stops the
+    # channel of a user no longer active.
     anna = world.person("anna")
-    assert sync.request_sync(world.services.store, anna.id, NOW, "c1:4")
-    world.push(anna, "c1", 4)
-    assert len(world.queued()) == 1
-    world.push(anna, "c1", 5)  # another push: the queued sync covers it
-    world.push(anna, "c2", 4)
-    assert len(world.queued()) == 1
+    channel = _channel(world, anna)
+    world.sync(anna, "initial")
+    world.services.store.merge("users", anna.id, {"status": "deactivated"})
+    world.clock.advance(seconds=10)
+    processing.handle_calendar_change(world.services, {
+        "user_id": anna.id, "channel_id": channel, "message_number": 3,
+        "received": _stamp(NOW - timedelta(seconds=5))})
+    assert not _stopped_at_google(world, channel)
+    processing.handle_calendar_change(world.services, {
+        "user_id": anna.id, "channel_id": channel, "message_number": 4,
+        "received": _stamp(NOW + timedelta(seconds=10))})
+    assert _stopped_at_google(world, channel)
 
 
 class FailingBus(LocalBus):
@@ -400,50 +429,6 @@ class FailingBus(LocalBus):
         if topic == self.fail:
             raise ConnectionError("Pub/Sub unavailable")
         return super().publish(topic, data, **kwargs)
-
-
-def test_a_sync_that_could_not_be_queued_is_queued_by_the_next_push(world):
-    anna = world.person("anna")
-    world.services.bus = world.bus = FailingBus(world.clock)
-    world.bus.fail = Topics.CALENDAR_CHANGES
-    with pytest.raises(ConnectionError):
-        world.push(anna, "c1", 1)
-    world.bus.fail = ""
-    world.push(anna, "c1", 2)
-    assert [m.data for m in world.queued()] == [{"user_id": anna.id, "reason": "push"}]
-
-
-def test_a_sync_request_while_another_worker_holds_the_lease_is_retried_later(world):
-    anna = world.person("anna")
-    event = world.create(anna, "@webex")
-    assert sync.take_lease(world.services.store, anna.id, "other-worker", NOW)
-    before = world.calls()
-    with pytest.raises(processing.LeaseHeld):
-        world.sync(anna)
-    assert sync.still_pending(world.services.store, anna.id)
-    assert world.calls() - before == Counter()
-    world.clock.advance(sync.LEASE_SECONDS)  # its holder died: the lease ran out
-    world.sync(anna)
-    assert world.event(anna, event["id"])["location"] == anna.url
-
-
-def test_a_second_workers_sync_while_one_is_running_is_refused_and_retried_later(
-        world, monkeypatch):
-    anna = world.person("anna")
-    world.create(anna, "@webex")
-    refused: list[Exception] = []
-
-    def meanwhile(n: int) -> None:
-        if n == 1:  # a redelivered message overtakes the running sync on another instance
-            try:
-                world.sync(anna)
-            except processing.LeaseHeld as exc:
-                refused.append(exc)
-
-    rounds = _during_list(world, monkeypatch, meanwhile)
-    world.sync(anna, "initial")
-    assert len(refused) == 1
-    assert rounds == [1, 2]  # the refused request left the work pending: one more round
 
 
 def _during_list(world: World, monkeypatch, action) -> list[int]:
@@ -464,45 +449,47 @@ def _during_list(world: World, monkeypatch, action) -> list[int]:
     return seen
 
 
-def test_a_change_pushed_during_the_sync_is_synced_in_a_second_round_of_the_same_message(
-        world, monkeypatch):
+def test_a_change_made_while_a_sync_lists_is_synced_by_its_own_push(world, monkeypatch):
     anna = world.person("anna")
     world.sync(anna, "initial")
     first = world.create(anna, "@webex")
     later: list[dict[str, Any]] = []
+    pushes: list[dict[str, Any]] = []
 
     def meanwhile(n: int) -> None:
-        if n == 1:
+        if n == 1:  # the user saves again as the listing goes out; intake stamps the push
             later.append(world.create(anna, "@webex", summary="Later"))
-            world.push(anna, "c1", 10)
+            pushes.append({"user_id": anna.id, "channel_id": "c1", "message_number": 10,
+                           "received": _stamp(world.clock.now())})
 
     rounds = _during_list(world, monkeypatch, meanwhile)
     world.sync(anna)
+    assert world.event(anna, later[0]["id"])["location"] == "@webex"  # listed too early
+    processing.handle_calendar_change(world.services, pushes[0])  # its push comes next
     assert rounds == [1, 2]
-    assert world.queued() == []
     assert world.event(anna, later[0]["id"])["location"] == anna.url
     assert set(world.app(anna)) == {first["id"], later[0]["id"]}
-    assert world.sync_state(anna).get("lease_holder") is None
 
 
-def test_changes_that_keep_coming_are_synced_five_rounds_then_continued_in_a_new_message(
-        world, monkeypatch):
+def test_a_listing_over_several_pages_publishes_each_page_before_writing_it(world, monkeypatch):
+    from shared.google import calendar
+
+    monkeypatch.setitem(calendar.LIST_PARAMS, "maxResults", 2)  # pages of two events
     anna = world.person("anna")
+    events = [world.create(anna, "", summary=f"Review {n}", start=timedelta(hours=n + 1))
+              for n in range(5)]
+    seen: list[tuple[int, int]] = []
+    real = world.bus.publish
+
+    def publish(topic, data, **kwargs):
+        if topic == Topics.MEETINGS_UPDATED:
+            seen.append((data["count"], len(world.index(anna))))
+        return real(topic, data, **kwargs)
+
+    monkeypatch.setattr(world.bus, "publish", publish)
     world.sync(anna, "initial")
-
-    def meanwhile(n: int) -> None:
-        world.create(anna, "@webex", summary=f"Change {n}")
-        world.push(anna, "c1", 100 + n)
-
-    rounds = _during_list(world, monkeypatch, meanwhile)
-    world.sync(anna)
-    assert rounds == [1, 2, 3, 4, 5]
-    assert [m.data for m in world.queued()] == [{"user_id": anna.id, "reason": "push"}]
-    assert world.sync_state(anna).get("lease_holder") is None
-    monkeypatch.undo()  # the changes stop
-    world.sync(anna)  # the continuation: takes the lease at once, syncs what is left
-    assert len(world.app(anna)) == 5
-    assert {e["location"] for e in world.sim.events_of(anna.email)} == {anna.url}
+    assert seen == [(2, 0), (2, 2), (1, 4)]  # each page told before its records are written
+    assert set(world.app(anna)) == {e["id"] for e in events}
 
 
 # -- resync, the app's copy, crashes ------------------------------------------------------------
@@ -554,24 +541,24 @@ def test_a_large_resync_reaches_the_app_in_chunks_with_one_reset_first(world):
     assert len(world.app(anna)) == 112
 
 
-def test_a_round_that_died_before_publishing_is_replayed_and_the_app_gets_the_whole_index(
-        world):
+def test_a_sync_whose_publish_failed_writes_nothing_and_its_redelivery_tells_the_app(world):
     anna = world.person("anna")
     failing = FailingBus(world.clock)
     world.services.bus = world.bus = failing
     old = world.create(anna, "@webex", summary="Old")
     world.sync(anna, "initial")
+    token = world.sync_state(anna)["sync_token"]
     new = world.create(anna, "@webex", summary="New")
     failing.fail = Topics.MEETINGS_UPDATED
     with pytest.raises(ConnectionError):
         world.sync(anna)
-    assert world.sync_state(anna).get("lease_holder") is None  # the retry need not wait
+    assert set(world.index(anna)) == {old["id"]}  # not written before the app was told
+    assert world.sync_state(anna)["sync_token"] == token
     failing.fail = ""
     world.sync(anna)  # the redelivery
-    last = world.messages(anna)[-1]
-    assert last["reset"] is True
-    assert {c["key"].split("|")[1] for c in last["changes"]} == {old["id"], new["id"]}
+    assert world.messages(anna)[-1]["changes"][0]["key"] == f"{anna.id}|{new['id']}"
     assert world.app(anna)[new["id"]]["join_url"] == anna.url
+    assert set(world.index(anna)) == {old["id"], new["id"]}
 
 
 # -- Google failing ------------------------------------------------------------------------------
@@ -584,7 +571,6 @@ def test_a_user_whose_delegation_broke_is_put_in_error_and_the_message_acknowled
     user = world.services.store.get("users", anna.id)
     assert user["status"] == "error"
     assert user["reason_code"] not in ("", "error", None)
-    assert world.sync_state(anna).get("lease_holder") is None
 
 
 def test_calendars_daily_limit_defers_the_sync_without_blaming_the_user(world):
@@ -593,7 +579,6 @@ def test_calendars_daily_limit_defers_the_sync_without_blaming_the_user(world):
     world.sim.faults.exhaust_daily_limit("calendar", NOW + timedelta(hours=1))
     world.sync(anna, "initial")  # acknowledged: retrying within minutes would fail again
     assert world.services.store.get("users", anna.id)["status"] == "active"
-    assert world.sync_state(anna).get("lease_holder") is None
     world.clock.advance(hours=2)
     world.sync(anna)  # the next push, once the allowance is back
     assert world.event(anna, event["id"])["location"] == anna.url
@@ -605,7 +590,6 @@ def test_a_google_outage_is_raised_for_redelivery_and_the_redelivery_runs_at_onc
     world.sim.faults.fail_next("calendar.events.list", status=503, times=20)
     with pytest.raises(GoogleTransientError):
         world.sync(anna, "initial")
-    assert world.sync_state(anna).get("lease_holder") is None
     world.sim.faults = Faults()
     world.sync(anna, "initial")
     assert world.event(anna, event["id"])["location"] == anna.url

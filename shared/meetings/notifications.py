@@ -170,7 +170,7 @@ def _take_lease(services: Services, now: datetime) -> str | None:
     holder = uuid.uuid4().hex
 
     def change(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
-        if doc is not None and str(doc.get("until", "")) > to_rfc3339(now):
+        if doc is not None and str(doc["until"]) > to_rfc3339(now):  # ours: always set
             return doc, None
         return {"holder": holder, "until": to_rfc3339(now + TICK_LEASE),
                 "expire_at": to_rfc3339(now + KEEP)}, holder

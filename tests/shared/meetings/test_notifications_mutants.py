@@ -293,10 +293,11 @@ def test_an_indexer_write_that_undid_the_mark_is_cleared_without_publishing(serv
     # The indexer read the record before the tick marked it and wrote it back after: the
     # start is owed again in notify_at, yet notified says it went out.
     _meeting(services)
+    _meeting(services, "e2", start="2026-11-30T12:04:00Z")  # due too, later: still sent
     services.store.merge(index.COLLECTION, "u1|e1", {"notified": "2026-11-30T12:03:00Z",
                                                      "notify_at": "2026-11-30T12:03:00Z"})
-    assert notifications.on_tick(services) == 0
-    assert _sent(services) == []
+    assert notifications.on_tick(services) == 1
+    assert _sent(services) == [("u1", "e2")]
     assert _owed(services) == ("", "2026-11-30T12:03:00Z")
 
 
@@ -362,13 +363,13 @@ class SlowBus(LocalBus):
 
 def test_a_tick_stops_publishing_before_its_lease_runs_out_and_the_next_one_goes_on(services):
     services.bus = SlowBus(services.clock)
-    for n in range(3):
-        _meeting(services, f"e{n}", start=f"2026-11-30T12:0{n + 1}:00Z")
+    for n in range(3):  # the soonest first: e2 starts first, e0 last
+        _meeting(services, f"e{n}", start=f"2026-11-30T12:0{3 - n}:00Z")
     assert notifications.on_tick(services) == 2  # 0 s and 20 s; at 40 s ten are left: stop
-    assert _sent(services) == [("u1", "e0"), ("u1", "e1")]
+    assert _sent(services) == [("u1", "e2"), ("u1", "e1")]
     services.clock.advance(seconds=10)  # 12:00:50, the lease's end
     assert notifications.on_tick(services) == 1
-    assert _sent(services)[-1] == ("u1", "e2")
+    assert _sent(services)[-1] == ("u1", "e0")
 
 
 class PublishThenDieBus(LocalBus):

@@ -1,6 +1,13 @@
-"""Peak memory of a user's first full sync: 2,500 events against 10,000 (linear or better?).
+"""Peak memory of a user's first full sync: 2,500 events against 10,000, and 100,000 events
+against the 64 MiB bound (#20).
 
-``python -m bench.bench_memory [--sizes 2500 10000]``
+``python -m bench.bench_memory [--sizes 2500 10000] [--bound 100000]``
+
+The bound row: RSS growth (``ru_maxrss``, untraced, in its own process) of the activation of a
+user whose calendar holds ``--bound`` events, above the runtime's baseline (the process after a
+20-event user was activated, the big calendar already in the simulator). The sync streams: one
+``events.list`` page (2,500 events) is listed, patched, indexed, published and written before
+the next is fetched, so the growth must stay within 64 MiB whatever the calendar's size.
 
 Each size runs in its own interpreters (one traced, one untraced for RSS and time), so peaks do
 not interfere. The simulator's calendar is filled in process before measuring
@@ -18,12 +25,12 @@ and does not count, but their answers do. Their share is measured alone, over HT
 client that reads in 64 KiB chunks: the largest ``events.list`` page (the answer built,
 serialised and sent) and a one-event answer. Both include werkzeug's dev server draining the
 closed socket into a 10,000,000-byte buffer after every request, the largest harness
-allocation. The traced peak is split in two phases (the full list inside ``sync.run_sync``, and
-everything else) and each phase's peak less the harness share that can coincide with it (the
+allocation. The traced peak is split in two phases (the full sync inside ``processing._sync``,
+where listing, indexing and publishing interleave page by page, and everything else) and each phase's peak less the harness share that can coincide with it (the
 big page while listing, a small answer otherwise) gives **service**. A direct, harness-free
 cross-check: the bytes alive when processing publishes the index changes (no request in
-flight then), and what the list ``run_sync`` returns holds (read by wrapping the two functions
-in this process; ``shared/`` is not changed). The embedded bus's record of published messages
+flight then), and the most bytes alive at any page's publish above the sync's start (read by
+wrapping ``processing._sync`` and ``processing._publish_then_write`` in this process). The embedded bus's record of published messages
 (kept for tests; Pub/Sub holds them in the cloud) is switched off.
 
 Verdict: "linear or better" when service peak(10,000) <= 4.0 x 1.1 service peak(2,500). A
@@ -123,14 +130,16 @@ def _harness_share(stack: Any, max_results: int, tries: int = 3) -> float:
 
 
 class _Phases:
-    """Traced peak per phase: "list" (the full sync's paging) and "other" (everything else)."""
+    """Traced peak per phase: "list" (the full sync: listing, indexing and publishing stream
+    together, page by page) and "other" (everything else)."""
 
     def __init__(self) -> None:
         self.peaks: dict[str, int] = defaultdict(int)
         self.phase = "other"
-        self.events_held = 0  # bytes the list returned by the full sync's run_sync holds
-        self.at_publish = 0  # bytes alive when the full sync's index changes are published
+        self.events_held = 0  # most bytes alive at a page's publish, above the sync's start
+        self.at_publish = 0  # bytes alive when the full sync's last page is published
         self._full = False
+        self._start = 0
 
     def switch(self, phase: str) -> None:
         peak = tracemalloc.get_traced_memory()[1]
@@ -139,28 +148,30 @@ class _Phases:
         self.phase = phase
 
     def wrap(self, sync: Any, processing: Any) -> tuple[Any, Any]:
-        run_sync, publish = sync.run_sync, processing._publish
+        run_sync, publish = processing._sync, processing._publish_then_write
 
-        def measured_run_sync(*args: Any, **kwargs: Any) -> Any:
-            self.switch("list")
-            before = tracemalloc.get_traced_memory()[0]
+        def measured_sync(*args: Any, **kwargs: Any) -> Any:
+            full = not (args[3] if len(args) > 3 else kwargs.get("state"))
+            self._full = full
+            if full:
+                self.switch("list")
+                self._start = tracemalloc.get_traced_memory()[0]
             try:
-                result = run_sync(*args, **kwargs)
+                return run_sync(*args, **kwargs)
             finally:
-                self.switch("other")
-            if result.full:
-                time.sleep(SETTLE)
-                self.events_held = tracemalloc.get_traced_memory()[0] - before
-                self._full = True
-            return result
+                if full:
+                    self.switch("other")
+                self._full = False
 
-        def measured_publish(*args: Any, **kwargs: Any) -> None:
+        def measured_publish(*args: Any, **kwargs: Any) -> int:
             if self._full:
                 time.sleep(SETTLE)
-                self.at_publish, self._full = tracemalloc.get_traced_memory()[0], False
-            publish(*args, **kwargs)
+                live = tracemalloc.get_traced_memory()[0]
+                self.at_publish = live
+                self.events_held = max(self.events_held, live - self._start)
+            return int(publish(*args, **kwargs))
 
-        sync.run_sync, processing._publish = measured_run_sync, measured_publish
+        processing._sync, processing._publish_then_write = measured_sync, measured_publish
         return run_sync, publish
 
 
@@ -194,7 +205,7 @@ def measure(events: int, traced: bool) -> dict[str, float]:
             phases.switch("other")
         finally:
             tracemalloc.stop()
-            sync.run_sync, processing._publish = originals
+            processing._sync, processing._publish_then_write = originals
         user_id = stack.services.pseudonym(EMAIL)
         indexed = sum(1 for _key, doc in stack.services.store.query("meetings")
                       if doc.get("user_id") == user_id)
@@ -217,6 +228,8 @@ def _child(size: int, traced: bool) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2500, 10_000])
+    parser.add_argument("--bound", type=int, default=100_000,
+                        help="events of the first sync held to the 64 MiB bound (0: skip)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process
     parser.add_argument("--untraced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -239,10 +252,12 @@ def main(argv: list[str] | None = None) -> None:
           f"{large['harness_small_mib']:.1f} MiB for a small answer (werkzeug's 9.5 MiB drain "
           f"buffer included); service = max(listing - page share, other - small share); live "
           f"at publish: bytes alive when the index changes are published (no request in flight: "
-          f"ours only); events held: the list sync.run_sync returns (every event of every "
-          f"page), alive until processing ends; RSS +MiB: growth of ru_maxrss in an untraced "
+          f"ours only); events held: the most bytes alive at a page's publish above the "
+          f"sync's start (one page's events and changes when streaming); RSS +MiB: growth of ru_maxrss in an untraced "
           f"run; sync s: that run's activation, wall clock. The first activation in a fresh process (imports, discovery documents, a 20-event "
           f"calendar) costs {small['cold_mib']:.1f} MiB traced, once, not included above.")
+    if args.bound:
+        _bound_row(args.bound)
     if large["events"] == small["events"]:
         return
     growth = large["service_mib"] / small["service_mib"]
@@ -263,6 +278,20 @@ def main(argv: list[str] | None = None) -> None:
            f"{growth:.2f}x ({large['service_mib']:.0f} vs {small['service_mib']:.0f} MiB)",
            f"{linear:.0f}x (linear)", growth / linear,
            f"{verdict}; {marginal:.1f} KiB per extra event")
+
+
+BOUND_MIB = 64
+
+
+def _bound_row(events: int) -> None:
+    """The #20 row: a first sync of ``events`` events within BOUND_MIB of RSS growth."""
+    r = _child(events, False)
+    verdict = "within the bound" if r["rss_mib"] <= BOUND_MIB else "OVER the bound"
+    print(f"\nfirst sync of {events:,} events: RSS +{r['rss_mib']:.1f} MiB above the runtime "
+          f"baseline (bound {BOUND_MIB} MiB, {r['rss_mib'] * 1024 / events:.2f} KiB per event),"
+          f" {r['seconds']:.0f} s: {verdict}")
+    record(f"first sync of {events:,} events, RSS above baseline", f"{r['rss_mib']:.0f} MiB",
+           f"{BOUND_MIB} MiB", r["rss_mib"] / BOUND_MIB, verdict)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,9 @@ and nothing else is read or written per notification but its user's status:
   publishing :data:`MARGIN` before its lease runs out, leaving the rest owed to the next tick.
 - If publishing fails nothing is marked, the lease is given back and the error re-raised, so
   the redelivered tick (or the next minute's) retries. If the instance dies between publishing
-  and marking, its lease runs out and a later tick, within :data:`GRACE`, publishes again: a
-  notification is never lost to a crash. It is then published twice, which is why every message
+  and marking, its lease runs out and a later tick, within :data:`GRACE`, publishes again (as
+  the redelivered tick does at once when the mark itself fails): a notification is never lost
+  to a crash. It is then published twice, which is why every message
   carries ``notification_id``, the same for every publish of one occurrence: subscribers
   deduplicate on it, as Pub/Sub's at-least-once delivery requires of them anyway.
 

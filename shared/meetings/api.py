@@ -106,7 +106,7 @@ def handle(services: Services, request: ApiRequest) -> ApiResponse:
     if endpoint == "presence":
         from shared.presence import vacation as presence
 
-        view = presence.get_presence(services, user_id)
+        view = presence.presence_of(user_id, user)  # presence is a field of the user read above
         return ApiResponse.json(200, {k: v for k, v in view.items() if k != "user_id"})
     event_id = values["event_id"]
     if endpoint == "rsvp":

@@ -434,7 +434,6 @@ def _poll_user(services: Services, entry: dict[str, Any], pacer: _Pacer,
             # a shard redelivered too late for its tick is skipped, so this may be the last
             # chance before the claim is lost.
             _publish(services, user_id, last)
-            last = {**last, "publish_pending": False}
         if email is None:
             return "skipped"
         pacer.wait()

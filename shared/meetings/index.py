@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import joinlinks
+from shared.bus.base import Topics
 from shared.clock import to_rfc3339
 from shared.keyword import joinblock
 from shared.keyword.event_patch import KEY_HASH, markers
@@ -195,10 +196,36 @@ def plan_upsert(services: Services, user_id: str, email: str, occurrence: Mappin
     # Merged when written, not put: ``notified`` is the notifier's, and a put of a stale copy
     # could undo its mark between our read and our write (the meeting would be notified twice).
     stored = {**doc, **notify,
-              "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record)}
+              "blob": services.sealer.seal(user_id, f"{COLLECTION}|{key}", record),
+              "notice": _notice(services, user_id, doc, record, notify)}
     # The published change carries the record in the clear *inside* the sealed payload.
     return Change(key, "upsert", {**{k: v for k, v in doc.items() if k != "blob_hash"},
                                   **record}, stored)
+
+
+def _notice(services: Services, user_id: str, doc: Mapping[str, Any],
+            record: Mapping[str, Any], notify: Mapping[str, str]) -> str:
+    """The join notification an owed occurrence will get, sealed now with the user's
+    publishing key (:meth:`~shared.crypto.sealer.Sealer.seal_notice`): this instance holds the
+    user's keys already, the notifier's tick then publishes it without any KMS call. "" when
+    nothing is owed (a merge then clears an older notice)."""
+    if not notify["notify_at"]:
+        return ""
+    return services.sealer.seal_notice(
+        user_id, notice_place(user_id, str(doc["event_id"]), str(doc["start"])),
+        notice_of(record))
+
+
+def notice_place(user_id: str, event_id: str, start: str) -> str:
+    """Where a join notification is sealed for: its topic and occurrence (the consumer checks
+    the associated data ``user_id|place``)."""
+    return f"{Topics.JOIN_NOTIFICATIONS}|{user_id}|{event_id}|{start}"
+
+
+def notice_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a join notification carries of a meeting record (sealed, never in the clear)."""
+    return {"title": record.get("title") or "", "join_url": record.get("join_url"),
+            "sip_uri": record.get("sip_uri")}
 
 
 def notify_fields(doc: Mapping[str, Any], record: Mapping[str, Any],
@@ -263,7 +290,7 @@ def snapshot(services: Services, user_id: str) -> list[Change]:
     for a consumer that starts over."""
     return [Change(key, "upsert", {
         **{k: v for k, v in doc.items()
-           if k not in ("blob_hash", "blob", "notify_at", "notified")},  # not the notifier's
+           if k not in ("blob_hash", "blob", "notify_at", "notified", "notice")},  # the notifier's
         **services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])})
         for key, doc in services.store.query(COLLECTION, [Filter("user_id", "==", user_id)])]
 

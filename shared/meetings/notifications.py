@@ -122,19 +122,16 @@ def on_tick(services: Services) -> int:
 def _notify(services: Services, key: str, doc: dict[str, Any], start: str) -> bool:
     """Publish one occurrence, then mark it notified; False when its record does not open."""
     user_id, event_id = str(doc["user_id"]), str(doc["event_id"])
+    occurrence = f"{user_id}|{event_id}|{start}"
+    place = meetings_index.notice_place(user_id, event_id, start)
     try:
-        record = services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])
+        sealed = _sealed_notice(services, key, doc, place)
     except (SealedDataError, KeyError) as exc:
         # One unreadable record (shredded key, damaged document) must not hold back the rest.
         _LOGGER.error("meeting record does not open; not notified",
                       extra=fields(user=user_id, error=type(exc).__name__))
         return False
-    occurrence = f"{user_id}|{event_id}|{start}"
-    place = f"{Topics.JOIN_NOTIFICATIONS}|{occurrence}"
     try:
-        sealed = services.sealer.seal_for_publish(user_id, place, {
-            "title": record.get("title") or "", "join_url": record.get("join_url"),
-            "sip_uri": record.get("sip_uri")})
         services.bus.publish(Topics.JOIN_NOTIFICATIONS, {
             "user_id": user_id, "event_id": event_id, "start": start,
             "sealed": {**sealed, "place": place}}, ordering_key=user_id,
@@ -146,6 +143,19 @@ def _notify(services: Services, key: str, doc: dict[str, Any], start: str) -> bo
     _mark(services, key, start)
     _LOGGER.info("join notification published", extra=fields(user=user_id, start=start))
     return True
+
+
+def _sealed_notice(services: Services, key: str, doc: dict[str, Any],
+                   place: str) -> dict[str, str]:
+    """The notification's envelope. The indexer sealed it already (``notice``, with the user's
+    publishing key, for exactly this place): the tick adds the wrapped data key and calls no
+    KMS. A record indexed before notices existed is opened and sealed here (two data keys
+    unwrapped, KMS operations when this instance has not cached them)."""
+    user_id = str(doc["user_id"])
+    if doc.get("notice"):
+        return services.sealer.envelope(user_id, place, str(doc["notice"]))
+    record = services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])
+    return services.sealer.seal_for_publish(user_id, place, meetings_index.notice_of(record))
 
 
 def notification_id(occurrence: str) -> str:

@@ -289,7 +289,7 @@ def test_an_unreadable_record_is_skipped_and_the_others_still_notify(unscheduled
     stack.settle()
     [(key, _doc)] = stack.services.store.query("meetings", [
         Filter("user_id", "==", stack.services.pseudonym(ANN))])
-    stack.services.store.merge("meetings", key, {"blob": "v1.damaged"})
+    stack.services.store.merge("meetings", key, {"blob": "v1.damaged", "notice": "v1.damaged"})
 
     stack.tick(Topics.NOTIFY_TICK)
 

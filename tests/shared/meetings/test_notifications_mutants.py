@@ -126,10 +126,15 @@ def test_each_occurrence_is_notified_once_and_a_rescheduled_one_again(services):
         "2026-11-30T12:03:00Z", "2026-11-30T12:04:00Z"]
 
 
-def test_an_unreadable_record_does_not_hold_back_the_others(services):
+@pytest.mark.parametrize("damage", [
+    {"notice": "v1.u1~p0.AAAA"},  # its key record does not exist
+    {"notice": "v1.u2~p0.AAAA"},  # another user's
+    {"notice": "", "blob": "v1.u1~0.AAAA"},  # indexed before notices: the record is opened
+])
+def test_an_unreadable_record_does_not_hold_back_the_others(services, damage):
     _meeting(services, "e1")
     _meeting(services, "e2", start="2026-11-30T12:04:00Z")
-    services.store.merge(index.COLLECTION, "u1|e1", {"blob": "v1.u1~0.AAAA"})
+    services.store.merge(index.COLLECTION, "u1|e1", damage)
     assert notifications.on_tick(services) == 1
     assert _sent(services) == [("u1", "e2")]
 
@@ -415,3 +420,68 @@ def test_meetings_sent_before_a_failed_publish_are_not_sent_again(services):
     bus.fail = False
     assert notifications.on_tick(services) == 1  # the redelivered tick: the lease was given back
     assert _sent(services) == [("u1", "e1"), ("u1", "e2")]
+
+
+class _CountingKek:
+    """The KEK as KMS bills it: every wrap and unwrap counted."""
+
+    def __init__(self, inner):
+        self.inner, self.key_uri, self.calls = inner, inner.key_uri, 0
+
+    def wrap(self, key, aad):
+        self.calls += 1
+        return self.inner.wrap(key, aad)
+
+    def unwrap(self, wrapped, aad):
+        self.calls += 1
+        return self.inner.unwrap(wrapped, aad)
+
+
+def _tick_instance(services, kek):
+    """The notifier as deployed: its own instance, none of the user's keys cached."""
+    counting = _CountingKek(kek)
+    return Services(config=services.config, clock=services.clock, store=services.store,
+                    bus=services.bus, sealer=Sealer(services.store, counting, services.clock),
+                    workspace=NoGoogle()), counting
+
+
+def test_the_tick_publishes_the_notice_sealed_at_indexing_without_any_kms_call(services, kek):
+    _meeting(services)
+    tick, counting = _tick_instance(services, kek)
+    assert notifications.on_tick(tick) == 1
+    assert counting.calls == 0  # no record opened, no key unwrapped: the indexer sealed it
+    (message,) = services.bus.published("join-notifications")
+    assert open_published({**message.data["sealed"], "user_id": "u1"}, kek) == {
+        "title": "Standup", "join_url": ZOOM, "sip_uri": None}
+
+
+def test_a_retitled_meeting_is_notified_with_its_new_title(services, kek):
+    _meeting(services)
+    _meeting(services, summary="Standup moved rooms", etag='"2"', updated="2026-11-30T11:59Z")
+    notifications.on_tick(_tick_instance(services, kek)[0])
+    (message,) = services.bus.published("join-notifications")
+    opened = open_published({**message.data["sealed"], "user_id": "u1"}, kek)
+    assert opened["title"] == "Standup moved rooms"
+
+
+def test_a_meeting_indexed_before_notices_existed_is_still_notified(services, kek):
+    _meeting(services)
+    ((key, doc),) = services.store.query(index.COLLECTION)
+    services.store.put(index.COLLECTION, key, {k: v for k, v in doc.items() if k != "notice"})
+    tick, counting = _tick_instance(services, kek)
+    assert notifications.on_tick(tick) == 1
+    assert counting.calls == 2  # the record's key and the publishing key, unwrapped here
+    (message,) = services.bus.published("join-notifications")
+    assert open_published({**message.data["sealed"], "user_id": "u1"}, kek)["title"] == "Standup"
+
+
+def test_no_notice_is_kept_for_a_meeting_that_owes_none(services):
+    _meeting(services, "linkless", location="Room 4")
+    _meeting(services)
+    notifications.on_tick(services)
+    notices = {doc["event_id"]: doc["notice"] for _key, doc in
+               services.store.query(index.COLLECTION)}
+    assert notices["linkless"] == ""
+    _meeting(services, summary="Standup, renamed", etag='"3"')  # notified already: none owed
+    assert {doc["event_id"]: doc["notice"] for _key, doc in
+            services.store.query(index.COLLECTION)}["e1"] == ""

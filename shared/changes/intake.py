@@ -66,8 +66,7 @@ def accept_push(services: Services, headers: HeaderLookup) -> Outcome:
         return Outcome("forbidden", 403)
     if channel.get("state") not in ACCEPTING:  # "opening": its watch call has not answered
         return Outcome("stopped", 200)
-    if state == "sync":
-        services.store.merge(names.CHANNELS, channel_id, {"confirmed": True})
+    if state == "sync":  # the channel is open; nothing changed and nothing reads a mark of it
         return Outcome("sync_confirmed", 200)
     # ``received``: processing acknowledges the push without listing when a sync that began
     # after this moment was already committed (shared/changes/sync.py, "Coalescing").

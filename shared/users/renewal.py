@@ -3,18 +3,23 @@
 Google's push channels expire (at most a week for Calendar) and pushes are not guaranteed, so
 an hourly Scheduler tick does three things, each with one indexed query and a bounded page:
 
-- channels expiring within the renewal horizon (``state == active AND expires <= T``, expired
-  ones included: a channel is never left to lapse for good) → one ``watch-renewals`` message
-  per user;
-- active users whose reconciliation is due → a message that makes sure they have a live
-  channel and runs a sync, because a dropped push would otherwise go unnoticed until the
-  user's next change;
+- channels expiring within the renewal horizon (``state in (opening, active) AND expires <=
+  T``, expired ones included: a channel is never left to lapse for good) → one
+  ``watch-renewals`` message per user, naming the user's due channels;
+- users whose last sync is older than the reconciliation interval (the ``sync`` documents'
+  ``last_sync``, which every sync's one commit writes anyway) → a ``calendar-changes``
+  message ``{"user_id", "reason": "reconcile"}`` published directly, because a dropped push
+  would otherwise go unnoticed until the user's next change. No per-user write marks them
+  reconciled: the sync's own commit moves ``last_sync`` past the next tick's bound, and a
+  user whose pushes keep them synced is never reconciled at all. Processing acknowledges the
+  message for a user who is not active; keeping a live channel is the renewal's work alone;
 - users in ``error`` or ``pending`` whose back-off has passed → re-validation.
 
 The worker renews *make before break*: it creates the new channel, records it, and only then
 stops the old one. During the overlap pushes from both channels are accepted; processing
-coalesces them per user, so the overlap costs no extra sync. A redelivered message finds the
-fresh channel already there and only finishes stopping the old ones.
+coalesces them per user, so the overlap costs no extra sync. A duplicate message finds the
+channels it names gone and does nothing; a redelivery after a failure replaces what the failed
+attempt may have left half made and finishes stopping the old ones (:mod:`shared.users.watch`).
 
 Orphans (pushes for channel ids we do not know, e.g. from a store restored from backup) come
 from intake as ``{"kind": "orphan"}``; the worker stops the channel through its resource id if
@@ -39,10 +44,11 @@ from shared.google.errors import (
 )
 from shared.logs import fields
 from shared.store.base import Filter
+from shared.store.names import SYNC
 from shared.users import provisioning, status, workspaces
 from shared.users.status import COLLECTION as USERS
 from shared.users.watch import COLLECTION as CHANNELS
-from shared.users.watch import ensure_channel, stop_all_channels, stop_channel
+from shared.users.watch import RENEWABLE, ensure_channel, stop_all_channels, stop_channel
 
 if TYPE_CHECKING:
     from shared.runtime import Services
@@ -51,7 +57,8 @@ _LOGGER = logging.getLogger(__name__)
 
 PAGE = 500
 MAX_PER_TICK = 50_000
-KINDS = ("renew", "reconcile", "revalidate", "orphan")
+KINDS = ("renew", "reconcile", "revalidate", "orphan")  # "reconcile": messages of older ticks
+WAITING = ("error", "pending")  # statuses whose users are validated again after a back-off
 
 
 @dataclass
@@ -64,72 +71,83 @@ class TickResult:
 
 
 def on_tick(services: Services) -> TickResult:
-    """Fan out one ``watch-renewals`` message per user that needs work (idempotent per tick:
-    a duplicate tick only causes duplicate messages, which the worker treats as no-ops)."""
+    """Fan out one message per user that needs work (idempotent per tick: a duplicate tick
+    only causes duplicate messages, which the worker and the sync treat as no-ops)."""
     now = services.clock.now()
     result = TickResult()
-    for user_id in expiring_channel_owners(services, now):
-        _fan_out(services, user_id, "renew")
+    for user_id, channels in expiring_channels(services, now).items():
+        services.bus.publish(Topics.RENEW_USER, {"user_id": user_id, "kind": "renew",
+                                                 "channels": channels}, ordering_key=user_id)
         result.renewals += 1
     for user_id in _reconcile_due(services, now):
-        _fan_out(services, user_id, "reconcile")
+        services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id,
+                                                       "reason": "reconcile"},
+                             ordering_key=user_id)
         result.reconciliations += 1
-    for waiting in ("error", "pending"):
-        for user_id in _validation_due(services, waiting, now):
-            _fan_out(services, user_id, "revalidate")
-            result.revalidations += 1
+    for user_id in _validation_due(services, now):
+        _fan_out(services, user_id, "revalidate")
+        result.revalidations += 1
     _LOGGER.info("renewal tick fanned out", extra=fields(
         renewals=result.renewals, reconciliations=result.reconciliations,
         revalidations=result.revalidations))
     return result
 
 
-def expiring_channel_owners(services: Services, now: datetime) -> list[str]:
-    """Users owning an active channel that expires within the horizon (one indexed query)."""
+def expiring_channels(services: Services, now: datetime) -> dict[str, list[str]]:
+    """Per user, the ids of their channels that expire within the horizon (one indexed query;
+    the message carries them, so the worker can tell a duplicate from work to do)."""
     horizon = to_rfc3339(now + timedelta(seconds=services.config.renewal_horizon_seconds))
-    owners: dict[str, None] = {}
-    for _key, doc in due(services, CHANNELS, Filter("state", "==", "active"), "expires",
-                         horizon):
-        owners.setdefault(str(doc["user_id"]), None)
-    return list(owners)
+    owners: dict[str, list[str]] = {}
+    for key, doc in due(services, CHANNELS, Filter("state", "in", list(RENEWABLE)), "expires",
+                        horizon):
+        owners.setdefault(str(doc["user_id"]), []).append(key)
+    return owners
+
+
+def expiring_channel_owners(services: Services, now: datetime) -> list[str]:
+    """Users owning a channel that expires within the horizon."""
+    return list(expiring_channels(services, now))
 
 
 def _reconcile_due(services: Services, now: datetime) -> list[str]:
-    return [key for key, _doc in due(services, USERS,
-                                     Filter("status", "==", "active"), "next_reconcile_at",
-                                     to_rfc3339(now))]
+    """Users not synced for a reconciliation interval (deactivation deletes the document)."""
+    until = to_rfc3339(now - timedelta(seconds=services.config.reconcile_interval_seconds))
+    return [key for key, _doc in due(services, SYNC, None, "last_sync", until)]
 
 
-def _validation_due(services: Services, status: str, now: datetime) -> list[str]:
-    return [key for key, _doc in due(services, USERS,
-                                     Filter("status", "==", status), "next_validation_at",
-                                     to_rfc3339(now))]
+def _validation_due(services: Services, now: datetime) -> list[str]:
+    """Users in ``error`` or ``pending`` past their back-off (one query for both: an empty
+    query still bills a read, every tick)."""
+    return [key for key, _doc in due(services, USERS, Filter("status", "in", list(WAITING)),
+                                     "next_validation_at", to_rfc3339(now))]
 
 
-def due(services: Services, collection: str, equal: Filter, field: str, until: str,
+def due(services: Services, collection: str, equal: Filter | None, field: str, until: str,
         *, limit: int = MAX_PER_TICK) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Documents with ``equal`` and ``field <= until``, in ``field`` order, page by page.
+    """Documents with ``equal`` (if any) and ``field <= until``, in ``field`` order, page by page.
 
     Keyset pagination on ``(field, key)`` that the store contract supports with the one
-    composite index ``[equal.field, field, _key]``: pages ordered by ``field``, and documents
+    composite index ``[equal.field, field, _key]`` (``[field, _key]`` without ``equal``; an
+    ``in`` filter uses the same index as ``==``): pages ordered by ``field``, and documents
     that tie on the last value are read with an equality on it, ordered by key. Bounded by
     ``limit`` so one tick stays inside the function's time limit; what is left is still due
     at the next tick.
     """
+    base = [equal] if equal is not None else []
     seen = 0
     after: tuple[str, str] | None = None  # (field value, key) of the last document yielded
     while seen < limit:
         ranged = True
         if after is None:
-            page = services.store.query(collection, [equal, Filter(field, "<=", until)],
+            page = services.store.query(collection, [*base, Filter(field, "<=", until)],
                                         order_by=field, limit=PAGE)
         else:
-            page = services.store.query(collection, [equal, Filter(field, "==", after[0])],
+            page = services.store.query(collection, [*base, Filter(field, "==", after[0])],
                                         limit=PAGE, start_after=after[1])
             ranged = False
             if not page:
                 page = services.store.query(collection, [
-                    equal, Filter(field, ">", after[0]), Filter(field, "<=", until)],
+                    *base, Filter(field, ">", after[0]), Filter(field, "<=", until)],
                     order_by=field, limit=PAGE)
                 ranged = True
         for key, doc in page:
@@ -166,18 +184,18 @@ def renew_user(services: Services, data: dict[str, Any]) -> str:
     if user.get("status") != "active" or not user.get("email"):
         stop_all_channels(services, user_id, user)
         return "inactive"
+    named = data.get("channels")
+    renewing = [str(c) for c in named] if isinstance(named, list) else None
     try:
-        renewed = ensure_channel(services, user_id, *status.calendar_target(user))
+        renewed = ensure_channel(services, user_id, *status.calendar_target(user),
+                                 renewing=renewing)
     except DelegationRefused as exc:
         status.mark_error(services, user_id, exc)
         return "error"
     except GoneOrMissing as exc:  # the calendar (or user) is gone
         status.mark_error(services, user_id, exc)
         return "error"
-    if kind == "reconcile":
-        services.store.merge(USERS, user_id, {
-            "next_reconcile_at": to_rfc3339(services.clock.now() + timedelta(
-                seconds=services.config.reconcile_interval_seconds))})
+    if kind == "reconcile":  # a message of an older tick: the sync it asked for
         services.bus.publish(Topics.CALENDAR_CHANGES, {"user_id": user_id,
                                                        "reason": "reconcile"},
                              ordering_key=user_id)

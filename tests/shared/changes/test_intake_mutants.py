@@ -97,11 +97,15 @@ def test_a_push_on_a_channel_whose_watch_call_is_still_open_is_taken_in(services
     assert len(_changes(services)) == 1
 
 
-def test_the_sync_message_confirms_the_channel_and_syncs_nothing(services) -> None:
+def test_the_sync_message_is_acknowledged_and_syncs_and_writes_nothing(services) -> None:
     _channel(services)
+    before = services.store.get(names.CHANNELS, "hc-1")
+    writes = services.store.meter.snapshot()["firestore.writes"]
     assert intake.accept_push(services, _push(state="sync", number="1")) == \
         intake.Outcome("sync_confirmed", 200)
-    assert services.store.get(names.CHANNELS, "hc-1")["confirmed"] is True
+    # nothing reads a confirmation mark, so none is billed on every renewal (#20)
+    assert services.store.meter.snapshot()["firestore.writes"] == writes
+    assert services.store.get(names.CHANNELS, "hc-1") == before
     assert _changes(services) == []
 
 

@@ -88,16 +88,28 @@ def test_an_expired_channel_is_still_renewed_and_a_stopped_one_is_not(env):
     assert renewal.expiring_channel_owners(env.services, env.now()) == [ann]
 
 
-def test_a_tick_reconciles_active_users_whose_reconciliation_is_due(env):
+def test_a_tick_reconciles_users_not_synced_for_an_interval_directly_and_writes_nothing(env):
+    """The tick publishes the sync itself ({"user_id", "reason"}: the calendar-changes
+    contract) for users whose last sync is an interval old; the sync's own commit of
+    ``last_sync`` is what makes them not due at the next tick, so the tick writes nothing."""
     now = env.now()
-    for user, state, when in [("u-ann", "active", now), ("u-bob", "active", now),
-                              ("u-later", "active", now + timedelta(seconds=1)),
-                              ("u-gone", "deactivated", now), ("u-err", "error", now)]:
-        env.services.store.put(names.USERS, user, {"status": state,
-                                                   "next_reconcile_at": to_rfc3339(when)})
+    bound = now - timedelta(seconds=env.config.reconcile_interval_seconds)
+    for user, when in [("u-ann", bound), ("u-bob", bound - timedelta(days=3)),
+                       ("u-later", bound + timedelta(seconds=1))]:
+        env.services.store.put(names.SYNC, user, {"last_sync": to_rfc3339(when)})
+    writes = env.services.store.meter.snapshot()["firestore.writes"]
     result = renewal.on_tick(env.services)
-    assert _fanned_out(env) == [("u-ann", "reconcile"), ("u-bob", "reconcile")]
+    syncs = _reconcile_syncs(env)
+    assert [m.data for m in syncs] == [{"user_id": "u-bob", "reason": "reconcile"},
+                                       {"user_id": "u-ann", "reason": "reconcile"}]
+    assert [m.ordering_key for m in syncs] == ["u-bob", "u-ann"]
+    assert _fanned_out(env) == []  # no worker in between
     assert (result.renewals, result.reconciliations, result.revalidations) == (0, 2, 0)
+    assert env.services.store.meter.snapshot()["firestore.writes"] == writes
+    env.services.store.merge(names.SYNC, "u-ann", {"last_sync": to_rfc3339(now)})  # synced
+    before = len(_reconcile_syncs(env))
+    assert renewal.on_tick(env.services).reconciliations == 1
+    assert [m.data["user_id"] for m in _reconcile_syncs(env)[before:]] == ["u-bob"]
 
 
 def test_a_tick_revalidates_users_in_error_or_pending_once_their_back_off_passed(env):
@@ -223,15 +235,13 @@ def test_a_rooms_channel_is_renewed_as_the_account_it_is_shared_with(env):
     assert len(env.live_at_google(ROOM)) == 1
 
 
-def test_reconciliation_keeps_a_live_channel_and_syncs_and_is_rescheduled(env):
+def test_an_older_ticks_reconcile_message_keeps_a_live_channel_and_syncs(env):
     ann = _active(env, ANN)
     env.clock.advance(timedelta(days=6, hours=12).total_seconds())
     assert renewal.renew_user(env.services, {"user_id": ann, "kind": "reconcile"}) == "reconciled"
     assert len(env.live_at_google(ANN)) == 1 and len(env.seen) == 3  # watched, renewed, stopped
     [sync] = _reconcile_syncs(env)
     assert sync.data == {"user_id": ann, "reason": "reconcile"} and sync.ordering_key == ann
-    assert env.services.store.get(names.USERS, ann)["next_reconcile_at"] == to_rfc3339(
-        env.now() + timedelta(seconds=env.config.reconcile_interval_seconds))
 
 
 def test_a_user_no_longer_active_gets_their_channels_stopped(env):
@@ -386,3 +396,90 @@ def test_an_orphan_stop_of_a_disabled_api_is_left_to_expire(env):
     orphan = _orphan(env, ANN)
     env.sim.set_api_enabled("calendar", False)
     assert renewal.renew_user(env.services, orphan) == "refused"
+
+
+# -- what a renewal costs and how it stays idempotent (#20) -------------------------------------
+
+def _renew_message(env, user_id):
+    """The tick's message for the user, once their channel is due."""
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())
+    renewal.on_tick(env.services)
+    return [m for m in env.bus.published(Topics.RENEW_USER)
+            if m.data["user_id"] == user_id][-1].data
+
+
+def test_the_tick_names_the_due_channels_and_renewed_channels_are_renewed_again(env):
+    ann = _active(env, ANN)
+    [first] = env.channels(ann)
+    data = _renew_message(env, ann)
+    assert data == {"user_id": ann, "kind": "renew", "channels": [first]}
+    assert renewal.renew_user(env.services, data) == "renewed"
+    [(second, record)] = env.channels(ann).items()
+    assert record["state"] == "opening"  # renewed with one write: no answer recorded
+    # a renewed channel falls due like any other, a week on
+    assert renewal.renew_user(env.services, _renew_message(env, ann)) == "renewed"
+    assert second not in env.channels(ann) and len(env.live_at_google(ANN)) == 1
+
+
+def test_a_renewal_bills_one_write_one_delete_and_no_reads_beyond_the_user_and_channel(env):
+    ann = _active(env, ANN)
+    data = _renew_message(env, ann)
+    env.seen.clear()
+    before = env.services.store.meter.snapshot()
+    assert renewal.renew_user(env.services, data) == "renewed"
+    spent = env.services.store.meter.snapshot()
+    spent.subtract(before)
+    # this test's simulator hook reads the channel's record at each Google call (watch, stop)
+    spent["firestore.reads"] -= len(env.seen)
+    assert spent["firestore.writes"] == 1  # the new channel's record, whole before the watch
+    assert spent["firestore.deletes"] == 1  # the old channel's, after its stop
+    assert spent["firestore.reads"] == 2, {k: v for k, v in spent.items() if v}
+
+
+def test_a_duplicate_renewal_message_finds_its_channels_gone_and_does_nothing(env):
+    ann = _active(env, ANN)
+    data = _renew_message(env, ann)
+    assert renewal.renew_user(env.services, data) == "renewed"
+    env.seen.clear()
+    assert renewal.renew_user(env.services, data) == "fresh"
+    assert env.seen == [] and len(env.live_at_google(ANN)) == 1
+
+
+def test_a_redelivery_replaces_what_a_failed_attempt_left_half_made(env):
+    """The first attempt recorded its channel and died around the watch call: nobody knows
+    whether Google made it, so the redelivery does not keep it (a dead channel kept as the
+    fresh one would leave the user without pushes for a week)."""
+    ann = _active(env, ANN)
+    [old] = env.channels(ann)
+    data = _renew_message(env, ann)
+    resource = env.channels(ann)[old]["resource_id"]
+    half = watch.start_channel(env.services, ann, ANN, resource_id=resource)  # Google has it
+    env.seen.clear()
+    assert renewal.renew_user(env.services, data) == "renewed"
+    assert env.operations() == ["watch", "stop", "stop"]
+    [(new, record)] = env.channels(ann).items()
+    assert new not in (old, half["id"]) and record["state"] == "opening"
+    assert env.live_at_google(ANN) == [new]
+
+
+def test_without_named_channels_a_fresh_renewed_channel_is_kept(env):
+    """Activation, or a message from an older tick: a renewed (``opening``) record with an
+    expiry is trusted, and only the channels it supersedes are stopped."""
+    ann = _active(env, ANN)
+    [old] = env.channels(ann)
+    resource = env.channels(ann)[old]["resource_id"]
+    env.clock.advance(HOUR)  # the renewed one lasts an hour longer
+    renewed = watch.start_channel(env.services, ann, ANN, resource_id=resource)
+    env.seen.clear()
+    assert renewal.renew_user(env.services, {"user_id": ann, "kind": "renew"}) == "fresh"
+    assert env.operations() == ["stop"]
+    assert list(env.channels(ann)) == [renewed["id"]]
+
+
+def test_a_renewal_google_answers_differently_records_the_answer(env):
+    ann = _active(env, ANN)
+    doc = watch.start_channel(env.services, ann, ANN, resource_id="r-stale")
+    [google] = [c for c in env.sim.channels() if c["id"] == doc["id"]]
+    record = env.channels(ann)[doc["id"]]
+    assert record["resource_id"] == google["resourceId"] != "r-stale"
+    assert record["state"] == "active" and doc["state"] == "active"

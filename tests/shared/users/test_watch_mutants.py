@@ -61,7 +61,7 @@ def test_a_channel_is_recorded_before_google_is_asked_to_watch_and_active_after(
     assert stored["resource_id"] == google["resourceId"]
     assert stored["expires"] == to_rfc3339(google["expiration"])
     assert stored["created"] == to_rfc3339(env.now())
-    assert stored["confirmed"] is False
+    assert "confirmed" not in stored  # nothing reads such a mark (#20)
     # Google pushes to our intake with a token whose hash only we keep
     assert google["address"] == INTAKE_URL == seen.body["address"]
     assert stored["token_hash"] == watch.token_hash(seen.body["token"])
@@ -116,7 +116,7 @@ def test_a_sync_push_that_overtakes_the_watch_answer_is_taken_for_ours(env, ann)
     assert [o.name for o in outcomes] == ["sync_confirmed"]  # ours, not an orphan to stop
     assert env.bus.published("watch-renewals") == []
     [doc] = env.channels().values()
-    assert doc["confirmed"] is True and doc["state"] == "active"  # the watch answer kept it
+    assert doc["state"] == "active"  # the watch answer kept it
 
 
 def test_a_room_calendar_is_watched_as_the_account_it_is_shared_with(env):
@@ -178,7 +178,7 @@ def test_a_failed_stop_stays_stopping_so_pushes_are_ignored_and_it_is_retried(en
     assert doc["id"] in env.live_at_google(ANN)
 
     assert watch.ensure_channel(env.services, ann, ANN) is True  # the next renewal retries
-    assert env.channels()[doc["id"]]["state"] == "stopped"
+    assert doc["id"] not in env.channels()  # stopped, then its record deleted
     assert doc["id"] not in env.live_at_google(ANN)
 
 
@@ -220,8 +220,13 @@ def test_renewal_makes_the_new_channel_before_it_breaks_the_old(env, ann):
     assert env.seen[1].body["resourceId"] == old["resource_id"]
     assert set(env.seen[1].live) == {old["id"], new}  # the new one served during the stop
     assert env.live_at_google(ANN) == [new]
-    assert {k: d["state"] for k, d in env.channels(ann).items()} == {
-        old["id"]: "stopped", new: "active"}
+    # one write made the new record whole before the watch (the calendar's resource id and
+    # the expiry asked for, which Google answered); the old record is deleted, not marked
+    [(key, record)] = env.channels(ann).items()
+    assert key == new and record["state"] == "opening"
+    assert record["resource_id"] == old["resource_id"]
+    assert record["expires"] == to_rfc3339(env.now() + timedelta(
+        seconds=env.config.watch_ttl_seconds))
 
 
 def test_of_two_fresh_channels_the_one_lasting_longer_is_kept(env, ann):
@@ -231,16 +236,16 @@ def test_of_two_fresh_channels_the_one_lasting_longer_is_kept(env, ann):
     env.seen.clear()
     assert watch.ensure_channel(env.services, ann, ANN) is False
     assert env.live_at_google(ANN) == [second["id"]]
-    assert env.channels()[first["id"]]["state"] == "stopped"
+    assert first["id"] not in env.channels()
     # and in the other order of creation: the later expiry wins, not the later record
-    env.services.store.merge(names.CHANNELS, first["id"], {"state": "active"})
-    env.services.store.merge(names.CHANNELS, second["id"], {
+    third = watch.start_channel(env.services, ann, ANN)
+    env.services.store.merge(names.CHANNELS, third["id"], {
         "expires": to_rfc3339(env.now() + timedelta(days=2))})
-    env.services.store.merge(names.CHANNELS, first["id"], {
+    env.services.store.merge(names.CHANNELS, second["id"], {
         "expires": to_rfc3339(env.now() + timedelta(days=3))})
     assert watch.ensure_channel(env.services, ann, ANN) is False
-    assert env.channels()[first["id"]]["state"] == "active"
-    assert env.channels()[second["id"]]["state"] == "stopped"
+    assert env.channels()[second["id"]]["state"] == "active"
+    assert third["id"] not in env.channels()
 
 
 def test_renewal_leaves_other_users_and_finished_channels_alone(env, ann):
@@ -256,7 +261,8 @@ def test_renewal_leaves_other_users_and_finished_channels_alone(env, ann):
 
     assert env.operations() == ["watch"]
     assert env.channels()[bobs["id"]]["state"] == "active"
-    assert env.channels()[opening]["state"] == "opening"
+    assert env.channels()[opening]["state"] == "opening"  # its watch may still be under way
+    assert done["id"] not in env.channels()  # a stopped record no lookup needs to read again
     assert bobs["id"] in env.live_at_google(BOB)
 
 

@@ -22,16 +22,17 @@ resource "google_firestore_database" "this" {
 locals {
   # collection => list of index field lists.
   indexes = {
-    # renewal: state == "active" AND expires <= T, ordered by expires
+    # renewal: state in [opening, active] AND expires <= T, ordered by expires
     "channels/state-expires" = { collection = "channels", fields = ["state", "expires", "_key"] }
     # a user's channels (renewal, deactivation) and an orphan's owner by resource id
     "channels/user"     = { collection = "channels", fields = ["user_id", "_key"] }
     "channels/resource" = { collection = "channels", fields = ["resource_id", "_key"] }
     # provisioning listing, vacation polling: status == S, paged by key
     "users/status" = { collection = "users", fields = ["status", "_key"] }
-    # renewal tick: re-validation and reconciliation due, ordered by their due time
+    # renewal tick: re-validation due (status in [error, pending]), ordered by its due time
     "users/status-validation" = { collection = "users", fields = ["status", "next_validation_at", "_key"] }
-    "users/status-reconcile"  = { collection = "users", fields = ["status", "next_reconcile_at", "_key"] }
+    # renewal tick: reconciliation due, by the time of the user's last sync
+    "sync/last-sync" = { collection = "sync", fields = ["last_sync", "_key"] }
     # a user's index (deactivation, resync, reseal) and one series' occurrences
     "meetings/user"        = { collection = "meetings", fields = ["user_id", "_key"] }
     "meetings/user-series" = { collection = "meetings", fields = ["user_id", "series_id", "_key"] }

@@ -160,16 +160,12 @@ def _sync(services: Services, user_id: str, user: dict[str, Any], state: dict[st
     keywords = keyword_map(services, user)
     events = patches = published = 0
     for page in listing.pages():
-        pending = meetings_index.Pending()
-        for event in page:
-            if _should_patch(services, event, email):
-                event, sent = apply_keyword(services, gateway, user_id, user, event, keywords)
-                patches += sent
-            pending.extend(meetings_index.plan_event(services, gateway, user_id, email, event,
-                                                     fresh=listing.full))
-        events += len(page)
-        published += _publish_then_write(services, user_id, pending, reset=owed)
+        sent, changes = _sync_page(services, gateway, user_id, user, keywords, page,
+                                   fresh=listing.full, reset=owed)
+        events, patches, published = events + len(page), patches + sent, published + changes
         owed = False
+        # Dropped before the next page is fetched: one page and its changes in memory, not two.
+        del page
     refreshed = _refresh_due(services, state, listing.full)
     if refreshed and not listing.full:  # a full sync just indexed the current window
         published += _publish_then_write(
@@ -180,6 +176,23 @@ def _sync(services: Services, user_id: str, user: dict[str, Any], state: dict[st
     _LOGGER.info("sync done", extra=fields(user=user_id, full=listing.full, events=events,
                                            patches=patches, index_changes=published,
                                            reset=reset, list_calls=listing.list_calls))
+
+
+def _sync_page(services: Services, gateway: sync.CalendarGateway, user_id: str,
+               user: dict[str, Any], keywords: dict[str, str], page: list[dict[str, Any]], *,
+               fresh: bool, reset: bool) -> tuple[int, int]:
+    """One page: keywords (organizer's copy), index changes, publish, write; returns (patches
+    sent, index changes published). Its events and changes are gone when it returns."""
+    email = str(user["email"])
+    pending = meetings_index.Pending()
+    patches = 0
+    for event in page:
+        if _should_patch(services, event, email):
+            event, sent = apply_keyword(services, gateway, user_id, user, event, keywords)
+            patches += sent
+        pending.extend(meetings_index.plan_event(services, gateway, user_id, email, event,
+                                                 fresh=fresh))
+    return patches, _publish_then_write(services, user_id, pending, reset=reset)
 
 
 def _publish_then_write(services: Services, user_id: str, pending: meetings_index.Pending,

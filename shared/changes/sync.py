@@ -121,11 +121,15 @@ class Listing:
     _gateway: Any = field(default=None, repr=False)
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
-        """The changed events, one page at a time (the earlier pages are not kept)."""
+        """The changed events, one page at a time (the earlier pages are not kept).
+
+        The items leave the page before they are handed out, so while the caller fetches the
+        next page only the caller's reference keeps them (processing drops its own first):
+        one page in memory, not two."""
         page = self._first
         self._first = None
         while page is not None:
-            yield list(page.get("items") or [])
+            yield list(page.pop("items", None) or [])
             page_token = page.get("nextPageToken")
             if not page_token:
                 next_sync = page.get("nextSyncToken")

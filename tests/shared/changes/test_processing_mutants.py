@@ -492,6 +492,50 @@ def test_a_listing_over_several_pages_publishes_each_page_before_writing_it(worl
     assert set(world.app(anna)) == {e["id"] for e in events}
 
 
+class _Event(dict):  # a listed event that can be watched with a weak reference
+    pass
+
+
+def test_a_page_and_its_changes_are_let_go_before_the_next_page_is_fetched(world, monkeypatch):
+    """#20: a first sync's memory is bounded by a page, not the calendar (nor two pages)."""
+    import weakref
+
+    from shared.google import calendar
+
+    monkeypatch.setitem(calendar.LIST_PARAMS, "maxResults", 2)  # pages of two events
+    anna = world.person("anna")
+    events = [world.create(anna, "@webex" if n == 4 else "", summary=f"Review {n}",
+                           start=timedelta(hours=n + 1)) for n in range(5)]
+    held: list[weakref.ref[Any]] = []
+    alive_at_fetch: list[int] = []
+    real_gateway, real_publish = processing._gateway, processing._publish_then_write
+
+    class Watched:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def list_page(self, **kwargs: Any) -> dict[str, Any]:
+            alive_at_fetch.append(sum(ref() is not None for ref in held))
+            page = self._inner.list_page(**kwargs)
+            page["items"] = [_Event(e) for e in page.get("items") or []]
+            held[:] = [weakref.ref(e) for e in page["items"]]
+            return page
+
+    def publish_then_write(services, user_id, pending, **kwargs):
+        held.append(weakref.ref(pending))
+        return real_publish(services, user_id, pending, **kwargs)
+
+    monkeypatch.setattr(processing, "_gateway", lambda *a: Watched(real_gateway(*a)))
+    monkeypatch.setattr(processing, "_publish_then_write", publish_then_write)
+    world.sync(anna, "initial")
+    assert alive_at_fetch == [0, 0, 0]  # three pages, nothing of the last one kept
+    assert set(world.app(anna)) == {e["id"] for e in events}
+    assert world.event(anna, events[4]["id"])["location"] == anna.url
+
+
 # -- resync, the app's copy, crashes ------------------------------------------------------------
 def test_a_resync_rebuilds_the_index_and_tells_the_app_to_start_over(world):
     anna = world.person("anna")

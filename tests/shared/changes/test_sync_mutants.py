@@ -168,7 +168,7 @@ def test_a_sync_that_died_before_committing_lists_the_same_changes_again(store) 
     cal.pages = [{"items": [{"id": "b"}], "nextSyncToken": "t2"}]
     run(cal, store, commit=False)  # processed b, died before committing
     cal.pages = [{"items": [{"id": "b"}], "nextSyncToken": "t2"}]
-    listing, events = run(cal, store)
+    _listing, events = run(cal, store)
     assert cal.requests[-1] == ("t1", None) and [e["id"] for e in events] == ["b"]
 
 
@@ -219,3 +219,32 @@ def test_a_sync_writes_the_state_once_and_reads_nothing_itself(store) -> None:
     spent = store.meter.snapshot()
     spent.subtract(before)
     assert (spent["firestore.reads"], spent["firestore.writes"]) == (0, 1)
+
+
+# -- memory ---------------------------------------------------------------------------------
+class _Event(dict):  # a dict that can be watched with a weak reference
+    pass
+
+
+def test_a_page_handed_out_is_not_kept_by_the_listing_while_the_next_is_fetched(store) -> None:
+    """#20: a first sync's memory is bounded by a page. Once the caller let go of a page, the
+    listing must not keep its events alive while it fetches the next one."""
+    import weakref
+
+    cal = ScriptedCalendar()
+    cal.pages = [{"items": [_Event(id="a")], "nextPageToken": "p2"},
+                 {"items": [_Event(id="b")], "nextSyncToken": "t1"}]
+    first = weakref.ref(cal.pages[0]["items"][0])
+    alive_at_fetch: list[bool] = []
+    answer = cal.list_page
+
+    def list_page(**kwargs):
+        alive_at_fetch.append(first() is not None)
+        return answer(**kwargs)
+
+    cal.list_page = list_page  # type: ignore[method-assign]
+    listing = sync.start(cal, store, "u1", {}, NOW)
+    pages = listing.pages()
+    assert [e["id"] for e in next(pages)] == ["a"]  # handed out and let go at once
+    assert [e["id"] for e in next(pages)] == ["b"]
+    assert alive_at_fetch[1:] == [False]  # (the first fetch is the script's own page)

@@ -536,6 +536,24 @@ def test_a_page_and_its_changes_are_let_go_before_the_next_page_is_fetched(world
     assert world.event(anna, events[4]["id"])["location"] == anna.url
 
 
+def test_the_sync_log_counts_every_pages_events_patches_and_index_changes(world, monkeypatch,
+                                                                          caplog):
+    """What an operator reads of a sync over several pages: totals, not the last page's."""
+    import logging
+
+    from shared.google import calendar
+
+    monkeypatch.setitem(calendar.LIST_PARAMS, "maxResults", 2)
+    anna = world.person("anna")
+    for n in range(3):
+        world.create(anna, "@webex" if n == 2 else "", summary=f"Review {n}",
+                     start=timedelta(hours=n + 1))
+    with caplog.at_level(logging.INFO, logger=processing.__name__):
+        world.sync(anna, "initial")
+    done = [r.json_fields for r in caplog.records if r.getMessage() == "sync done"]
+    assert [(d["events"], d["patches"], d["index_changes"]) for d in done] == [(3, 1, 3)]
+
+
 # -- resync, the app's copy, crashes ------------------------------------------------------------
 def test_a_resync_rebuilds_the_index_and_tells_the_app_to_start_over(world):
     anna = world.person("anna")

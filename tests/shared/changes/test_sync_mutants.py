@@ -248,3 +248,10 @@ def test_a_page_handed_out_is_not_kept_by_the_listing_while_the_next_is_fetched(
     assert [e["id"] for e in next(pages)] == ["a"]  # handed out and let go at once
     assert [e["id"] for e in next(pages)] == ["b"]
     assert alive_at_fetch[1:] == [False]  # (the first fetch is the script's own page)
+
+
+def test_a_listing_started_without_asking_for_a_resync_uses_the_stored_token(store) -> None:
+    cal = ScriptedCalendar()
+    cal.pages = [{"items": [], "nextSyncToken": "t2"}]
+    listing = sync.start(cal, store, "u1", {"sync_token": "t1", "sync_params": ""}, NOW)
+    assert not listing.full and cal.requests == [("t1", None)]

@@ -11,7 +11,7 @@ answer loses the notification (``push_failures``); expired or stopped channels s
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -40,6 +40,7 @@ SCOPES = ("https://www.googleapis.com/auth/calendar",
 # is a message failure (not retried).
 PUSH_ACKNOWLEDGED = frozenset({200, 201, 202, 204, 102})
 PUSH_RETRIED = frozenset({500, 502, 503, 504})
+DELIVERED_KEPT = 1000
 
 
 @dataclass
@@ -85,7 +86,9 @@ class WorkspaceSimulator:
         self.token_uri = ""
         self.service_account_info: dict[str, Any] = {}
         self.oauth: TokenEndpoint | None = None
-        self.delivered: list[dict[str, str]] = []
+        # The latest accepted notifications' headers, for a person debugging: a long run (a
+        # 100,000-event activation patches ~2,000 events) must not keep every push it sent.
+        self.delivered: deque[dict[str, str]] = deque(maxlen=DELIVERED_KEPT)
         self.push_failures: list[dict[str, str]] = []  # answered with a non-retried status
         self._local = threading.local()
 

@@ -8,6 +8,13 @@ user whose calendar holds ``--bound`` events, above the runtime's baseline (the 
 20-event user was activated, the big calendar already in the simulator). The sync streams: one
 ``events.list`` page (2,500 events) is listed, patched, indexed, published and written before
 the next is fetched, so the growth must stay within 64 MiB whatever the calendar's size.
+What the row counts: everything the process grows by above that baseline, so the service (the
+function's own memory) *and* the harness that serves it in the same process: the simulator
+building and sending each 2,500-event answer, werkzeug's 10,000,000-byte drain buffer, SQLite's
+page caches (the store stands in for Firestore, which is not in the function's memory). Only the
+simulator's calendar is left out (filled before the baseline: Google holds it). The row is thus
+an upper bound of the function's growth, not the function alone. The simulator's per-user
+quota is raised to fit the activation (:func:`_fit_quota`; tests keep Google's).
 
 Each size runs in its own interpreters (one traced, one untraced for RSS and time), so peaks do
 not interfere. The simulator's calendar is filled in process before measuring
@@ -86,6 +93,23 @@ class _NoLog(list):
 
     def append(self, _message: Any) -> None:
         pass
+
+
+def _fit_quota(stack: Any, events: int) -> None:
+    """Give the simulator a per-user quota the activation fits in (this bench only: tests keep
+    Google's 600 a minute).
+
+    The simulated clock stands still while a sync runs (only a backoff moves it), so every
+    Google call of one activation falls into one simulated minute, whereas the real calls take
+    real time. A 100,000-event activation makes ~40 ``events.list`` pages, ~2,000 keyword
+    ``events.patch`` and ~1,000 ``events.instances`` in its full sync, then one incremental
+    ``events.list`` per push its own patches cause: the 601st call (a patch or an instances
+    call around the 20,000th event) answered 403 ``userRateLimitExceeded``, the product's 5
+    attempts (a few simulated seconds of backoff) stayed inside the same minute, and the
+    redelivered message started the full sync over: the row measured several syncs, then
+    failed. A quota of one call per event leaves room for all of them."""
+    stack.sim.quotas.set(user_per_minute=max(stack.sim.quotas.user_per_minute, events),
+                         project_per_minute=max(stack.sim.quotas.project_per_minute, events))
 
 
 def _traced(fn: Any) -> tuple[Any, float]:
@@ -180,6 +204,7 @@ def measure(events: int, traced: bool) -> dict[str, float]:
     from shared.changes import processing, sync
 
     with LocalStack(scheduler=False) as stack:
+        _fit_quota(stack, events)
         if isinstance(getattr(stack.bus, "_published", None), dict):
             stack.bus._published = defaultdict(_NoLog)
         for email, size in ((WARM, 20), (EMAIL, events)):
@@ -289,7 +314,10 @@ def _bound_row(events: int) -> None:
     verdict = "within the bound" if r["rss_mib"] <= BOUND_MIB else "OVER the bound"
     print(f"\nfirst sync of {events:,} events: RSS +{r['rss_mib']:.1f} MiB above the runtime "
           f"baseline (bound {BOUND_MIB} MiB, {r['rss_mib'] * 1024 / events:.2f} KiB per event),"
-          f" {r['seconds']:.0f} s: {verdict}")
+          f" {r['seconds']:.0f} s: {verdict}. Counted: the service and the harness serving it in"
+          f" the same process (the simulator's answers, werkzeug's drain buffer, SQLite's "
+          f"caches), the simulator's calendar excepted: an upper bound of the function's "
+          f"growth.")
     record(f"first sync of {events:,} events, RSS above baseline", f"{r['rss_mib']:.0f} MiB",
            f"{BOUND_MIB} MiB", r["rss_mib"] / BOUND_MIB, verdict)
 

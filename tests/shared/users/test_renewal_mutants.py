@@ -123,6 +123,7 @@ def test_a_tick_revalidates_users_in_error_or_pending_once_their_back_off_passed
             "next_reconcile_at": to_rfc3339(now + timedelta(days=1))})
     result = renewal.on_tick(env.services)
     assert _fanned_out(env) == [("u-err", "revalidate"), ("u-pend", "revalidate")]
+    assert [m.ordering_key for m in env.bus.published(Topics.RENEW_USER)] == ["u-err", "u-pend"]
     assert (result.renewals, result.reconciliations, result.revalidations) == (0, 0, 2)
 
 

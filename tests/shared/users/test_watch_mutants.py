@@ -329,3 +329,66 @@ def test_a_rooms_channels_are_stopped_as_the_account_it_is_shared_with(env):
     watch.stop_all_channels(env.services, uid, room)
     assert env.live_at_google("room-1@example.com") == []
     assert {d["state"] for d in env.channels(uid).values()} == {"stopped"}
+
+
+# -- renewing the channels the tick named (#20) -------------------------------------------------
+
+def _renewed(env, ann):
+    """ann's activation channel and a renewal's record of the same calendar, an hour later."""
+    first = watch.start_channel(env.services, ann, ANN)
+    env.clock.advance(3600)
+    second = watch.start_channel(env.services, ann, ANN, resource_id=first["resource_id"])
+    env.seen.clear()
+    return first, second
+
+
+def test_a_renewal_whose_named_channels_are_gone_does_nothing(env, ann):
+    first, second = _renewed(env, ann)
+    assert watch.ensure_channel(env.services, ann, ANN, renewing=["hc-gone"]) is False
+    assert env.seen == []
+    assert set(env.channels(ann)) == {first["id"], second["id"]}
+
+
+def test_a_renewal_whose_named_channel_is_live_does_not_trust_an_opening_record(env, ann):
+    first, second = _renewed(env, ann)
+    env.clock.advance(timedelta(days=6, hours=12).total_seconds())  # first is due
+    assert watch.ensure_channel(env.services, ann, ANN, renewing=[first["id"]]) is True
+    assert env.operations() == ["watch", "stop", "stop"]
+    [new] = env.live_at_google(ANN)
+    assert new not in (first["id"], second["id"]) and list(env.channels(ann)) == [new]
+
+
+def test_without_named_channels_the_longer_lasting_renewed_record_is_kept(env, ann):
+    first, second = _renewed(env, ann)
+    assert watch.ensure_channel(env.services, ann, ANN) is False
+    assert env.operations() == ["stop"] and env.seen[0].channel_id == first["id"]
+    assert list(env.channels(ann)) == [second["id"]]
+    # and a renewed record that lasts less than an active one is the one stopped
+    third = watch.start_channel(env.services, ann, ANN)
+    env.services.store.merge(names.CHANNELS, third["id"], {
+        "expires": to_rfc3339(env.now() + timedelta(days=8))})
+    assert watch.ensure_channel(env.services, ann, ANN) is False
+    assert list(env.channels(ann)) == [third["id"]]
+
+
+def test_a_renewed_channel_is_stopped_with_its_user(env, ann):
+    _first, second = _renewed(env, ann)
+    watch.stop_all_channels(env.services, ann, {"email": ANN})
+    assert env.live_at_google(ANN) == []
+    assert env.channels()[second["id"]]["state"] == "stopped"
+
+
+def test_a_first_channels_record_without_an_expiry_is_left_to_its_watch_call(env, ann):
+    env.services.store.put(names.CHANNELS, "hc-opening", {"user_id": ann, "state": "opening",
+                                                         "resource_id": "r-1"})
+    watch.stop_all_channels(env.services, ann, {"email": ANN})
+    assert env.seen == [] and env.channels()["hc-opening"]["state"] == "opening"
+
+
+def test_a_user_without_an_address_asks_google_for_no_token(env, ann):
+    watch.start_channel(env.services, ann, ANN)
+    env.services.workspace.forget(ANN)
+    tokens = env.sim.api_calls()["oauth.token"]
+    watch.stop_all_channels(env.services, ann, {"status": "deactivated"})
+    assert env.sim.api_calls()["oauth.token"] == tokens
+

@@ -8,10 +8,14 @@ join link, response and organizer flag, and that a changed or cancelled meeting 
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
+import googleapiclient.discovery  # noqa: F401
 import pytest
+import tink.aead  # noqa: F401
 
+import shared.google.factory  # noqa: F401
 from shared.bus.local import LocalBus
 from shared.clock import FakeClock
 from shared.config import Config
@@ -23,12 +27,26 @@ from shared.meetings import index
 from shared.runtime import Services
 from shared.store import names
 from shared.store.sqlite import SqliteStore
-from tests.direct import NoGoogle
+from tests.direct import NoGoogle, SimulatedBackoff, running_simulator, workspace_factory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
 MEET = {"entryPoints": [{"entryPointType": "video", "uri": "https://meet.google.com/abc-defg-hij"}],
         "conferenceSolution": {"key": {"type": "hangoutsMeet"}}}
+# googleapiclient, Tink and the factory are imported above, not on first use: the mutation
+# run's fork server collects this module once, so each mutant's run starts with them loaded.
+_backoff = SimulatedBackoff(NOW)
+_people = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    yield from running_simulator(NOW)
+
+
+@pytest.fixture(scope="module")
+def factory(sim):
+    return workspace_factory(sim, _backoff)
 
 
 @pytest.fixture
@@ -97,6 +115,8 @@ def test_a_meeting_without_title_location_or_link_is_listed_plainly(services):
     assert (record["title"], record["location"], record["join_url"]) == ("", "", None)
     assert record["service"] == "" and record["status"] == "confirmed"
     assert record["series_id"] == "s1" and record["response_status"] is None
+    # No stamps from Google: the app gets none either, not invented ones.
+    assert (record["updated"], record["etag"]) == ("", "")
 
 
 def test_times_in_any_offset_are_stored_in_utc_and_all_day_events_are_marked(services):
@@ -356,3 +376,110 @@ def test_times_are_stored_in_utc_whatever_the_hosts_time_zone(services):
         time.tzset()
     record = _listed(services)["e1"]
     assert (record["start"], record["end"]) == ("2026-11-30T13:00:00Z", "2026-11-30T14:00:00Z")
+
+
+# -- what a change costs and what the app receives (#20: billed operations are behaviour) ------
+
+def _spent(services, before):
+    """Billed operations on the index's collections (meetings, series) since ``before`` (the
+    sealer's first use of a user's keys is its own, counted under its collection)."""
+    after = services.store.meter.snapshot()
+    return {kind: sum(after[f"firestore.{kind}:{c}"] - before[f"firestore.{kind}:{c}"]
+                      for c in (index.COLLECTION, names.SERIES))
+            for kind in ("reads", "writes", "deletes")}
+
+
+def test_the_app_receives_the_meetings_fields_and_no_bookkeeping_of_the_index(services):
+    """The published change and a snapshot carry what the app shows, never the index's own
+    change-detection hash or the notifier's fields."""
+    fields = {"user_id", "event_id", "series_id", "start", "end", "all_day", "service",
+              "status", "updated", "etag", "title", "join_url", "sip_uri", "organizer",
+              "organizer_email", "attendees", "location", "response_status"}
+    change = index.upsert(services, "u1", "a@example.com", _event(location=ZOOM), None)
+    assert change is not None and set(change.record) == fields
+    assert set(_listed(services)["e1"]) == fields
+
+
+def test_events_planned_one_after_another_are_all_published_and_written(services):
+    """A sync page gathers every event's changes into one Pending before it publishes them:
+    the first event's change is not lost when the second's is added."""
+    pending = index.Pending()
+    for event_id in ("e1", "e2", "e3"):
+        pending.extend(index.plan_event(services, NoGoogle(), "u1", "a@example.com",
+                                        _event(event_id)))
+    assert [c.key for c in pending.changes] == ["u1|e1", "u1|e2", "u1|e3"]
+    assert _listed(services) == {}  # planned, not written: the sync publishes first
+    pending.write(services)
+    assert sorted(_listed(services)) == ["e1", "e2", "e3"]
+
+
+def test_a_meeting_removed_twice_is_announced_as_removed_once(services):
+    index.upsert(services, "u1", "a@example.com", _event(), None)
+    assert index.delete(services, "u1|e1") == index.Change("u1|e1", "delete")
+    assert index.delete(services, "u1|e1") is None
+    assert index.delete(services, "u1|never") is None
+
+
+def test_a_full_sync_reads_no_record_for_a_single_event_in_or_out_of_the_window(services):
+    """``fresh``: the index was cleared by this sync, so a meeting is known to be absent: a
+    full sync of a long calendar pays no read per event (most of them long past)."""
+    gateway = NoGoogle()
+    before = services.store.meter.snapshot()
+    planned = index.plan_event(services, gateway, "u1", "a@example.com", _event(), fresh=True)
+    past = index.plan_event(services, gateway, "u1", "a@example.com",
+                            _event("old", start=-24 * 60), fresh=True)
+    assert _spent(services, before) == {"reads": 0, "writes": 0, "deletes": 0}
+    assert [(c.key, c.op) for c in planned.changes] == [("u1|e1", "upsert")]
+    assert past.changes == []
+    # An incremental sync does read each one (the record may be stored).
+    before = services.store.meter.snapshot()
+    planned = index.plan_event(services, gateway, "u1", "a@example.com", _event())
+    past = index.plan_event(services, gateway, "u1", "a@example.com",
+                            _event("old", start=-24 * 60))
+    assert _spent(services, before)["reads"] == 2
+    assert len(planned.changes) == 1 and past.changes == []
+
+
+def test_a_cancelled_occurrence_costs_one_read_and_one_delete_and_keeps_its_series(services):
+    for n in range(2):
+        index.upsert(services, "u1", "a@example.com", _event(f"s_{n}", start=3 + n), "s")
+    services.store.put(names.SERIES, "u1|s", {"user_id": "u1", "event_id": "s"})
+    before = services.store.meter.snapshot()
+    changes = index.index_event(services, NoGoogle(), "u1", "a@example.com",
+                                {"id": "s_1", "status": "cancelled", "recurringEventId": "s"})
+    assert [(c.key, c.op) for c in changes] == [("u1|s_1", "delete")]
+    # Its record read and deleted; no query for "a series s_1", no delete of its series record.
+    assert _spent(services, before) == {"reads": 1, "writes": 0, "deletes": 1}
+    assert sorted(_listed(services)) == ["s_0"] and index.series_ids(services, "u1") == ["s"]
+
+
+def _series(sim, services, factory, count=3):
+    """A daily series in a new user's simulated calendar, as the sync gets its master."""
+    from shared.clock import to_rfc3339
+
+    sim.clock = _backoff.clock = services.clock
+    email = f"series{next(_people)}@example.com"
+    sim.add_user(email)
+    start = NOW + timedelta(hours=2)
+    master = sim.user_call(email, "calendar.events.insert", {"cal": "primary"}, {
+        "summary": "Daily", "location": ZOOM, "recurrence": [f"RRULE:FREQ=DAILY;COUNT={count}"],
+        "start": {"dateTime": to_rfc3339(start), "timeZone": "UTC"},
+        "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30)), "timeZone": "UTC"}})
+    gateway = factory.calendar(email)
+    return email, gateway, gateway.get(master["id"])
+
+
+def test_a_series_costs_one_query_and_nothing_more_when_unchanged(sim, factory, services):
+    """A series is compared with its stored occurrences in one query (billed one read per
+    record it returns), not one read per occurrence; a full sync does not even query."""
+    email, gateway, master = _series(sim, services, factory)
+    before = services.store.meter.snapshot()
+    pending = index.plan_event(services, gateway, "u1", email, master, fresh=True)
+    assert _spent(services, before)["reads"] == 0
+    assert [c.op for c in pending.changes] == ["upsert"] * 3
+    pending.write(services)
+    assert index.series_ids(services, "u1") == [master["id"]]
+
+    before = services.store.meter.snapshot()
+    assert index.plan_event(services, gateway, "u1", email, master).changes == []
+    assert _spent(services, before) == {"reads": 3, "writes": 0, "deletes": 0}

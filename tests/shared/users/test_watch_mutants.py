@@ -350,8 +350,11 @@ def test_a_renewal_whose_named_channels_are_gone_does_nothing(env, ann):
 
 
 def test_a_renewal_whose_named_channel_is_live_does_not_trust_an_opening_record(env, ann):
-    first, second = _renewed(env, ann)
+    first = watch.start_channel(env.services, ann, ANN)
     env.clock.advance(timedelta(days=6, hours=12).total_seconds())  # first is due
+    # what a failed first attempt of this renewal left: fresh, but never answered for
+    second = watch.start_channel(env.services, ann, ANN, resource_id=first["resource_id"])
+    env.seen.clear()
     assert watch.ensure_channel(env.services, ann, ANN, renewing=[first["id"]]) is True
     assert env.operations() == ["watch", "stop", "stop"]
     [new] = env.live_at_google(ANN)

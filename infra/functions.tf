@@ -66,8 +66,8 @@ locals {
       description = "Scheduler tick: finds expiring channels and due reconciliations, fans out per user."
       trigger     = "renew-watches-tick"
       uses        = []
-      publishes   = ["watch-renewals"] # renew, reconcile and revalidate all go through the worker
-      memory      = "512M"             # an indexed query and publishes only
+      publishes   = ["watch-renewals", "calendar-changes"] # renew/revalidate via the worker; reconciliation syncs directly
+      memory      = "512M"                                 # an indexed query and publishes only
       timeout     = 300    # pages through every expiring channel of a large tenant
       concurrency = 1      # one tick at a time: overlapping scans only duplicate fan-out
       max         = 1      # a single scanner per tick
@@ -77,7 +77,7 @@ locals {
       description = "Renews one user's push channel: new watch, record it, stop the old one."
       trigger     = "watch-renewals"
       uses        = ["workspace", "rooms"] # re-validates users and workspaces in error
-      publishes   = ["calendar-changes"]   # reconciliation syncs; a revalidated user's initial sync
+      publishes   = ["calendar-changes"]   # a revalidated user's initial sync; older ticks' reconciliations
       memory      = "512M"                 # events.watch + channels.stop; no Tink
       timeout     = 120    # two Calendar calls with backoff
       concurrency = 8      # I/O bound

@@ -176,10 +176,17 @@ class LocalStack(Harness):
         scheduler: bool = True,
         webex_fake: bool = True,
         fresh: bool = False,
+        delivery_seconds: float = 0.0,
     ) -> None:
         """``fresh`` empties ``data_dir`` once it is ours (``make run``: the simulated domain
         is new each run, so is its state); a directory another stack holds raises
-        :class:`DataDirInUse` here, before anything in it is touched."""
+        :class:`DataDirInUse` here, before anything in it is touched.
+
+        ``delivery_seconds``: simulated time each Pub/Sub delivery takes (the fake clock moves
+        on by it after the handler returns). 0 keeps every delivery of a settle at one instant,
+        which tests rely on; a bench that measures what depends on time passing between
+        deliveries (a sync's coverage of pushes received before it listed) models Google's
+        latency with it."""
         self._tmp = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hybridcal-")
@@ -188,6 +195,7 @@ class LocalStack(Harness):
         self._lock_file: IO[str] | None = claim_data_dir(self.data_dir, fresh=fresh)
         self.real_time = real_time
         self.clock: Clock = clock or (SystemClock() if real_time else FakeClock())
+        self.delivery_seconds = delivery_seconds
         self._env = dict(env or {})
         self._scheduler_enabled = scheduler
         self._want_webex_fake = webex_fake
@@ -522,8 +530,12 @@ class LocalStack(Harness):
                 injector.end()
 
         def post(message: Message) -> None:
-            with self._invocation(target):
-                return post_once(message)
+            try:
+                with self._invocation(target):
+                    return post_once(message)
+            finally:
+                if self.delivery_seconds and isinstance(self.clock, FakeClock):
+                    self.clock.advance(self.delivery_seconds)
 
         def post_once(message: Message) -> None:
             client = self._apps[target].test_client()

@@ -74,11 +74,13 @@ class FakeClock:
             self._now = when.astimezone(UTC)
 
 
-def to_rfc3339(value: datetime) -> str:
-    """RFC 3339 with an explicit offset, the format Google and our APIs exchange."""
+def to_rfc3339(value: datetime, timespec: str = "seconds") -> str:
+    """RFC 3339 with an explicit offset, the format Google and our APIs exchange; whole
+    seconds unless ``timespec`` ("milliseconds") asks for finer (stamps compared across
+    instances within a second, such as a push's receipt and a listing's start)."""
     if value.tzinfo is None:
         raise ValueError("naive datetimes are ambiguous; attach a timezone")
-    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return value.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def from_rfc3339(text: str) -> datetime:

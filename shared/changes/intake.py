@@ -72,7 +72,8 @@ def accept_push(services: Services, headers: HeaderLookup) -> Outcome:
     # after this moment was already committed (shared/changes/sync.py, "Coalescing").
     services.bus.publish(Topics.CALENDAR_CHANGES, {
         "user_id": channel["user_id"], "channel_id": channel_id,
-        "message_number": int(number), "received": to_rfc3339(services.clock.now())},
+        "message_number": int(number),
+        "received": to_rfc3339(services.clock.now(), "milliseconds")},
         ordering_key=channel["user_id"])
     return Outcome("accepted", 200)
 

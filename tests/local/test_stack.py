@@ -43,6 +43,25 @@ def test_advance_moves_the_clock_exactly_when_nothing_backs_off(tmp_path):
         assert quiet.now() - before == timedelta(seconds=600)
 
 
+def test_a_modelled_delivery_time_moves_the_clock_by_it_for_each_delivery(tmp_path):
+    """bench_processing models Google's latency this way: a sync covers the pushes received
+    before it listed only if time passes between deliveries (the default keeps it still)."""
+    from local import LocalStack
+
+    with LocalStack(data_dir=tmp_path / "d", scheduler=False, delivery_seconds=0.25) as stack:
+        stack.add_user("alice@example.com")
+        assert stack.activate("alice@example.com") == "active"
+        before, delivered = stack.now(), stack.billing()["pubsub.deliveries"]
+        start = before + timedelta(hours=2)
+        stack.calendar("alice@example.com").events().insert(calendarId="primary", body={
+            "summary": "Review", "start": {"dateTime": to_rfc3339(start)},
+            "end": {"dateTime": to_rfc3339(start + timedelta(minutes=30))}}).execute()
+        stack.settle()
+        deliveries = stack.billing()["pubsub.deliveries"] - delivered
+        assert deliveries >= 1  # the push's calendar-changes (meetings-updated: no subscriber)
+        assert stack.now() - before == timedelta(seconds=0.25 * deliveries)
+
+
 def test_faults_apply_to_the_harness_clients_too(stack):
     import pytest
     from googleapiclient.errors import HttpError

@@ -87,7 +87,7 @@ def test_a_change_push_on_a_known_channel_queues_its_user_in_order(services, sta
         intake.Outcome("accepted", 200)
     assert _changes(services) == [
         ({"user_id": "u1", "channel_id": "hc-1", "message_number": 12,
-          "received": "2026-11-30T12:00:30Z"}, "u1")]
+          "received": "2026-11-30T12:00:30.000Z"}, "u1")]
 
 
 def test_a_push_on_a_channel_whose_watch_call_is_still_open_is_taken_in(services) -> None:
@@ -134,7 +134,7 @@ def test_headers_handed_over_as_a_dict_of_googles_names_are_read(services) -> No
     assert intake.accept_push(services, dict(_push("hc-gone", resource="r-9"))).name == "orphan"
     assert _changes(services) == [
         ({"user_id": "u1", "channel_id": "hc-1", "message_number": 3,
-          "received": to_rfc3339(NOW)}, "u1")]
+          "received": to_rfc3339(NOW, "milliseconds")}, "u1")]
     assert _stops(services) == [{"kind": "orphan", "channel_id": "hc-gone",
                                  "resource_id": "r-9"}]
 
@@ -243,7 +243,7 @@ def test_a_push_is_stamped_with_the_time_it_was_received(services) -> None:
     # stamp that did not follow the clock would make later pushes look already covered.
     _channel(services)
     intake.accept_push(services, _push(number="1"))
-    services.clock.advance(seconds=90)
+    services.clock.advance(seconds=89.75)  # to the millisecond: the margin is half a second
     intake.accept_push(services, _push(number="2"))
     assert [data["received"] for data, _key in _changes(services)] == [
-        "2026-11-30T12:00:30Z", "2026-11-30T12:02:00Z"]
+        "2026-11-30T12:00:30.000Z", "2026-11-30T12:01:59.750Z"]

@@ -65,7 +65,7 @@ def test_a_push_already_covered_by_the_last_sync_costs_one_read_and_nothing_else
 
 
 @pytest.mark.parametrize("data", [
-    {"channel_id": "c1", "message_number": 1, "received": "2026-11-02T08:00:09Z"},  # margin
+    {"channel_id": "c1", "message_number": 1, "received": "2026-11-02T08:00:09.501Z"},  # margin
     {"channel_id": "c1", "message_number": 1},  # no stamp (a message from before stamping)
     {"reason": "reconcile"},  # asked for: always synced
 ])

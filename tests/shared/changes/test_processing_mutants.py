@@ -369,7 +369,7 @@ def test_a_message_without_a_user_is_refused(world, data):
 
 # -- pushes: each one syncs, unless the last sync already covered it -----------------------------
 def _stamp(when: datetime) -> str:
-    return to_rfc3339(when)
+    return to_rfc3339(when, "milliseconds")  # as intake and the sync commit stamp
 
 
 def test_a_push_syncs_in_its_own_message_and_queues_nothing(world):

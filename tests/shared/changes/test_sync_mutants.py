@@ -114,7 +114,7 @@ def test_a_commit_records_the_token_the_listing_start_and_the_parameters(store) 
     list(listing.pages())
     sync.commit(store, "u1", listing, NOW + timedelta(seconds=30), window_refreshed=True)
     assert store.get("sync", "u1") == {
-        "sync_token": "t1", "listed_from": "2026-11-02T08:00:00Z",
+        "sync_token": "t1", "listed_from": "2026-11-02T08:00:00.000Z",
         "last_sync": "2026-11-02T08:00:30Z", "sync_params": "params-v1",
         "last_full_sync": "2026-11-02T08:00:30Z",
         "last_window_refresh": "2026-11-02T08:00:00Z"}
@@ -131,7 +131,7 @@ def test_a_full_sync_records_when_it_ran_and_an_incremental_one_keeps_that(store
     state = store.get("sync", "u1")
     assert state["last_full_sync"] == "2026-11-02T08:00:00Z"
     assert state["last_sync"] == "2026-11-02T09:00:00Z"
-    assert state["listed_from"] == "2026-11-02T09:00:00Z"
+    assert state["listed_from"] == "2026-11-02T09:00:00.000Z"
     assert "last_window_refresh" not in state  # not refreshed: not recorded
 
 
@@ -174,7 +174,7 @@ def test_a_sync_that_died_before_committing_lists_the_same_changes_again(store) 
 
 # -- coalescing -----------------------------------------------------------------------------
 def _stamp(when: datetime) -> str:
-    return to_rfc3339(when)
+    return to_rfc3339(when, "milliseconds")  # as intake and the sync commit stamp
 
 
 def test_covered_means_received_at_least_the_margin_before_the_listing_began() -> None:
@@ -183,7 +183,7 @@ def test_covered_means_received_at_least_the_margin_before_the_listing_began() -
     assert margin > timedelta(0)
     assert sync.covered(state, _stamp(NOW - margin))
     assert sync.covered(state, _stamp(NOW - margin - timedelta(hours=1)))
-    assert not sync.covered(state, _stamp(NOW - margin + timedelta(seconds=1)))
+    assert not sync.covered(state, _stamp(NOW - margin + timedelta(milliseconds=1)))
     assert not sync.covered(state, _stamp(NOW))
 
 

@@ -12,7 +12,9 @@ tick still notifies) and publishes one ``join-notifications`` message per occurr
 ``sealed`` is :meth:`shared.crypto.sealer.Sealer.seal_for_publish`'s envelope plus the ``place`` it
 was sealed for, so a consumer can check ``aad == user_id|place``
 (:func:`shared.crypto.sealer.open_published` does when given both) and open the title, join URL and
-SIP URI, which never travel in the clear.
+SIP URI, which never travel in the clear. The indexer sealed it when the occurrence became owed
+(the record's ``notice``); the tick only adds the wrapped data key, so it opens no record and
+calls no KMS.
 
 "Exactly once" rests on the index record itself, so the query returns each due occurrence once
 and nothing else is read or written per notification but its user's status:

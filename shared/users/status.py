@@ -88,14 +88,13 @@ def fully_active(record: dict[str, Any]) -> bool:
 
 def record_active(services: Services, user_id: str, fields_: dict[str, Any], *,
                   kind: str = "user") -> str:
-    """Validated and watched: ``active``, the back-off forgotten, reconciliation scheduled,
-    and the initial sync queued (it indexes the calendar and patches pending keywords)."""
+    """Validated and watched: ``active``, the back-off forgotten, and the initial sync queued
+    (it indexes the calendar and patches pending keywords; its commit's ``last_sync`` is what
+    schedules reconciliation, :mod:`shared.users.renewal`)."""
     now = services.clock.now()
     services.store.merge(COLLECTION, user_id, {
         **fields_, "status": "active", "reason_code": None, "reason": None,
         "validation_attempts": 0, "next_validation_at": None, "validated_at": to_rfc3339(now),
-        "next_reconcile_at": to_rfc3339(now + timedelta(
-            seconds=services.config.reconcile_interval_seconds)),
         INITIAL_SYNC_QUEUED: False})
     # Active first (the sync's handler touches active users only), then the sync, then the
     # mark: a failure in between leaves the mark unset, and activating again re-queues the

@@ -60,8 +60,6 @@ def test_a_tick_renews_channels_expiring_within_the_horizon_once_per_user(env):
     env.clock.advance(HOUR)
     watch.start_channel(env.services, ann, ANN)  # ann has two, both due
     env.clock.advance(timedelta(days=6).total_seconds() - HOUR)  # bob's: exactly the horizon
-    env.services.store.merge(names.USERS, ann, {"next_reconcile_at": "2099-01-01T00:00:00Z"})
-    env.services.store.merge(names.USERS, bob, {"next_reconcile_at": "2099-01-01T00:00:00Z"})
 
     result = renewal.on_tick(env.services)
 
@@ -74,8 +72,6 @@ def test_a_tick_renews_channels_expiring_within_the_horizon_once_per_user(env):
 def test_a_channel_lasting_past_the_horizon_is_not_renewed_yet(env):
     _active(env, ANN)
     env.clock.advance(timedelta(days=6).total_seconds() - 1)  # one second more than a day left
-    env.services.store.merge(names.USERS, env.user_id(ANN),
-                             {"next_reconcile_at": "2099-01-01T00:00:00Z"})
     assert renewal.on_tick(env.services).renewals == 0
     assert _fanned_out(env) == []
 
@@ -119,8 +115,7 @@ def test_a_tick_revalidates_users_in_error_or_pending_once_their_back_off_passed
                               ("u-active", "active", now + timedelta(days=1)),
                               ("u-gone", "deactivated", now)]:
         env.services.store.put(names.USERS, user, {
-            "status": state, "next_validation_at": to_rfc3339(when),
-            "next_reconcile_at": to_rfc3339(now + timedelta(days=1))})
+            "status": state, "next_validation_at": to_rfc3339(when)})
     result = renewal.on_tick(env.services)
     assert _fanned_out(env) == [("u-err", "revalidate"), ("u-pend", "revalidate")]
     assert [m.ordering_key for m in env.bus.published(Topics.RENEW_USER)] == ["u-err", "u-pend"]

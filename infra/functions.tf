@@ -42,9 +42,9 @@ locals {
       entry_point = "process_changes"
       description = "Incremental Calendar sync per user: join details, meetings index."
       trigger     = "calendar-changes"
-      ordering    = true # messages carry ordering key = user; the sync lease relies on it
+      ordering    = true # ordering key = user: one message of a user at a time, which the single-pass sync relies on
       uses        = ["workspace", "kms", "webex"]
-      publishes   = ["meetings-updated", "calendar-changes"]
+      publishes   = ["meetings-updated"]
       memory      = "1024M" # googleapiclient discovery docs + Tink + a 2,500-event page
       timeout     = 540     # a full resync after 410 pages through a large calendar
       concurrency = 8       # waits on Calendar; ordering already serialises each user
@@ -109,11 +109,11 @@ locals {
       entry_point = "dispatch_join_notifications"
       description = "Every minute: one join notification per meeting occurrence about to start."
       trigger     = "join-notifications-tick"
-      uses        = ["kms"]
+      uses        = []     # no KMS: the indexer sealed each notice; the tick adds the wrapped key
       publishes   = ["join-notifications"]
       memory      = "512M" # an indexed query and sealed payloads
       timeout     = 60     # must finish before the next minute's tick
-      concurrency = 1      # one tick at a time (the occurrence key de-duplicates anyway)
+      concurrency = 1      # one tick at a time (its tick lease and the records' marks de-duplicate anyway)
       max         = 2      # a late tick may overlap the next one
     }
     provision-users = {

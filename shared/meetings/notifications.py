@@ -149,15 +149,11 @@ def _notify(services: Services, key: str, doc: dict[str, Any], start: str) -> bo
 
 def _sealed_notice(services: Services, key: str, doc: dict[str, Any],
                    place: str) -> dict[str, str]:
-    """The notification's envelope. The indexer sealed it already (``notice``, with the user's
-    publishing key, for exactly this place): the tick adds the wrapped data key and calls no
-    KMS. A record indexed before notices existed is opened and sealed here (two data keys
-    unwrapped, KMS operations when this instance has not cached them)."""
-    user_id = str(doc["user_id"])
-    if doc.get("notice"):
-        return services.sealer.envelope(user_id, place, str(doc["notice"]))
-    record = services.sealer.open(user_id, f"{COLLECTION}|{key}", doc["blob"])
-    return services.sealer.seal_for_publish(user_id, place, meetings_index.notice_of(record))
+    """The notification's envelope: the indexer sealed it (``notice``, with the user's
+    publishing key, for exactly this place) and the tick adds the wrapped data key. The tick
+    holds no KMS grant (infra/functions.tf): it never opens a record or unwraps a key. A record
+    without a notice raises ``KeyError`` (an unreadable record: logged, not notified)."""
+    return services.sealer.envelope(str(doc["user_id"]), place, str(doc["notice"]))
 
 
 def notification_id(occurrence: str) -> str:

@@ -35,6 +35,7 @@ from tests.cloudstack.scenarios import active, insert
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ANN, LATE = "ann@example.com", "late@example.com"
+SAM = "sam@example.com"
 ROOM = "room-9@example.com"
 PUBLISHER = "roles/pubsub.publisher"
 # Grants the tour cannot exercise, and why.
@@ -108,9 +109,15 @@ def test_every_grant_of_every_function_is_used_and_none_is_missing(cloud) -> Non
 
     # renew-watches, renew-watches-worker: reconciliation (6-hourly), then renewal (a day
     # before the channels' seven days end)
+    # renew-watches-worker also revalidates: a user refused while suspended and reinstated is
+    # validated again by the renew tick, and the worker queues the user's initial sync
+    cloud.add_user(SAM, suspended=True)
+    assert cloud.activate(SAM) == "error"
+    cloud.sim.set_suspended(SAM, False)
     cloud.use_jobs({"renew-watches"})
     syncs = len(cloud.messages("calendar-changes"))
     cloud.advance(days=6, hours=1)
+    assert cloud.user_status(SAM)["status"] == "active"
     assert len(cloud.messages("calendar-changes")) > syncs
     assert cloud.api_calls()["calendar.events.watch"] >= 4  # two first watches, two renewals
 
@@ -126,7 +133,10 @@ def test_every_grant_of_every_function_is_used_and_none_is_missing(cloud) -> Non
 
     # The dead-letter path of the tick consumers: their output publish refused.
     cloud.use_jobs(())
-    cloud.clock.advance(6 * 3600)  # a reconciliation is due again
+    # The channels' renewal is due again (renew-watches publishes watch-renewals only for work
+    # its worker does: renewals, revalidations, orphans; reconciliation syncs it publishes on
+    # calendar-changes itself, and that grant stays in the plan here).
+    cloud.clock.advance(6 * 86400 + 3600)
     insert(cloud, ANN, "Standup", "https://example.webex.com/meet/ann",
            start=cloud.now() + timedelta(minutes=3))
     cloud.settle()

@@ -129,7 +129,7 @@ def test_each_occurrence_is_notified_once_and_a_rescheduled_one_again(services):
 @pytest.mark.parametrize("damage", [
     {"notice": "v1.u1~p0.AAAA"},  # its key record does not exist
     {"notice": "v1.u2~p0.AAAA"},  # another user's
-    {"notice": "", "blob": "v1.u1~0.AAAA"},  # indexed before notices: the record is opened
+    {"notice": None},  # damaged
 ])
 def test_an_unreadable_record_does_not_hold_back_the_others(services, damage):
     _meeting(services, "e1")
@@ -464,15 +464,14 @@ def test_a_retitled_meeting_is_notified_with_its_new_title(services, kek):
     assert opened["title"] == "Standup moved rooms"
 
 
-def test_a_meeting_indexed_before_notices_existed_is_still_notified(services, kek):
+def test_a_record_without_a_notice_is_skipped_without_opening_it(services, kek):
     _meeting(services)
-    ((key, doc),) = services.store.query(index.COLLECTION)
-    services.store.put(index.COLLECTION, key, {k: v for k, v in doc.items() if k != "notice"})
+    _meeting(services, "e2", start="2026-11-30T12:04:00Z")
+    services.store.merge(index.COLLECTION, "u1|e1", {"notice": ""})
     tick, counting = _tick_instance(services, kek)
     assert notifications.on_tick(tick) == 1
-    assert counting.calls == 2  # the record's key and the publishing key, unwrapped here
-    (message,) = services.bus.published("join-notifications")
-    assert open_published({**message.data["sealed"], "user_id": "u1"}, kek)["title"] == "Standup"
+    assert counting.calls == 0  # not opened and sealed again: the tick has no KMS grant
+    assert _sent(services) == [("u1", "e2")]
 
 
 def test_no_notice_is_kept_for_a_meeting_that_owes_none(services):

@@ -816,3 +816,152 @@ def test_a_rooms_calendar_listed_over_several_pages_is_indexed_whole(world, monk
                            attendees=[{"email": room.email}]) for n in range(3)]
     world.sync(room, "initial")
     assert set(world.app(room)) == {e["id"] for e in events}
+
+
+# -- what the mutation run showed untested ------------------------------------------------------
+def test_after_googles_410_a_failed_full_listing_is_retried_without_the_dead_token(world,
+                                                                                  monkeypatch):
+    """The 410 is met once: the redelivery of a sync whose full listing failed lists the whole
+    calendar at once instead of spending a call on the token Google already refused."""
+    from local.workspace_sim.errors import ApiError
+
+    anna = world.person("anna")
+    event = world.create(anna, "@webex")
+    world.sync(anna, "initial")
+    later = world.create(anna, "@webex", summary="Later")
+    world.sim.invalidate_sync_tokens(anna.email)
+    state = world.sim.calendar_state
+    original = state.list
+    down = [True]
+
+    def listed(caller, calendar_id, params, instances_of=None):
+        if down[0] and instances_of is None and not params.get("syncToken"):
+            raise ApiError(503, "backendError", "Backend Error")
+        return original(caller, calendar_id, params, instances_of)
+
+    monkeypatch.setattr(state, "list", listed)
+    with pytest.raises(GoogleTransientError):
+        world.sync(anna)
+    down[0] = False
+    before = world.calls()
+    world.sync(anna)  # the redelivery
+    assert (world.calls() - before)["calendar.events.list"] == 1
+    assert world.event(anna, later["id"])["location"] == anna.url
+    assert set(world.app(anna)) == {event["id"], later["id"]}
+
+
+def test_a_resync_that_died_after_clearing_the_index_still_tells_the_app_to_start_over(world):
+    """The replay finds nothing to clear, but a sync was committed before: the app may hold a
+    meeting Google no longer lists, so the replay's first message still says reset."""
+    anna = world.person("anna")
+    failing = FailingBus(world.clock)
+    world.services.bus = world.bus = failing
+    kept = world.create(anna, "@webex")
+    world.sync(anna, "initial")
+    gone = world.create(anna, "Room 2", summary="Gone")
+    world.sync(anna)
+    assert set(world.app(anna)) == {kept["id"], gone["id"]}
+    # Deleted where no incremental sync saw it (as the ghost of an older bug would be).
+    del world.sim.calendar_state.calendars[anna.email].events[gone["id"]]
+    failing.fail = Topics.MEETINGS_UPDATED
+    with pytest.raises(ConnectionError):
+        world.sync(anna, "resync")
+    assert world.index(anna) == {}  # cleared before the first page's publish failed
+    failing.fail = ""
+    world.sync(anna, "resync")  # the redelivery
+    assert world.messages(anna)[-1]["reset"] is True
+    assert set(world.app(anna)) == {kept["id"]}
+
+
+def test_a_first_sync_replayed_after_a_crash_midway_tells_the_app_to_start_over(world,
+                                                                                monkeypatch):
+    """No sync was committed yet, but the first page reached the app before the crash: one
+    cleared record is enough for the replay to say reset, or the app keeps a meeting deleted
+    in between."""
+    from shared.google import calendar
+
+    monkeypatch.setitem(calendar.LIST_PARAMS, "maxResults", 1)  # pages of one event
+    anna = world.person("anna")
+    events = {e["id"]: e for e in (
+        world.create(anna, "Room 1", summary="First", start=timedelta(hours=1)),
+        world.create(anna, "Room 2", summary="Second", start=timedelta(hours=2)))}
+    real = world.bus.publish
+    told: list[str] = []
+
+    def publish(topic, data, **kwargs):
+        if topic == Topics.MEETINGS_UPDATED:
+            if told:  # the second page's publish: the instance dies here
+                raise ConnectionError("instance gone")
+            told.append(topic)
+        return real(topic, data, **kwargs)
+
+    monkeypatch.setattr(world.bus, "publish", publish)
+    with pytest.raises(ConnectionError):
+        world.sync(anna, "initial")
+    [written] = world.index(anna)
+    assert set(world.app(anna)) == {written}
+    world.call(anna, "calendar.events.delete", {"cal": "primary", "eid": written})
+    monkeypatch.setattr(world.bus, "publish", real)
+    world.sync(anna, "initial")  # the redelivery
+    assert world.messages(anna)[1].get("reset") is True
+    assert set(world.app(anna)) == set(events) - {written}
+
+
+def test_a_full_sync_reads_no_meeting_record_it_just_cleared(world):
+    """#20: after the clear every record is known to be absent: a full sync spends no read per
+    event or per series on the meetings collection."""
+    anna = world.person("anna")
+    for n in range(3):
+        world.create(anna, f"Room {n}", summary=f"Review {n}", start=timedelta(hours=n + 1))
+    world.create(anna, "Room 9", summary="Daily", **daily(5))
+    meter = world.services.store.meter
+    before = meter.snapshot().get("firestore.reads:meetings", 0)
+    world.sync(anna, "initial")
+    # Only the clear's query (its empty answer is billed as one read).
+    assert meter.snapshot().get("firestore.reads:meetings", 0) - before == 1
+    assert len(world.index(anna)) == 8
+
+
+def test_a_resync_counts_as_the_days_window_refresh(world):
+    """A full sync indexes the current window: the next refresh is due a day after it, not a
+    day after the refresh before it."""
+    anna = world.person("anna")
+    world.create(anna, "Room 1", **daily(60))
+    world.sync(anna, "initial")
+    world.clock.advance(hours=12)
+    world.sync(anna, "resync")
+    world.clock.advance(hours=13)  # a day after the initial sync, half a day after the resync
+    before = world.calls()
+    world.sync(anna)
+    assert world.calls() - before == Counter({"calendar.events.list": 1})
+
+
+def test_the_sync_log_counts_the_days_refresh_and_every_patch_of_a_page(world, caplog):
+    """What an operator reads: every index change published (the pages' and the daily
+    refresh's) and every patch, not the last one of a page."""
+    import logging
+
+    anna = world.person("anna")
+    world.create(anna, "Room 1", **daily(60))
+    world.sync(anna, "initial")
+    world.clock.advance(days=1)
+    for n in range(2):
+        world.create(anna, "@webex", summary=f"Review {n}", start=timedelta(days=1, hours=n + 1))
+    told = sum(len(m["changes"]) for m in world.messages(anna))
+    with caplog.at_level(logging.INFO, logger=processing.__name__):
+        world.sync(anna)
+    published = sum(len(m["changes"]) for m in world.messages(anna)) - told
+    assert published == 3  # the two new events and the series' occurrence the window gained
+    done = [r.json_fields for r in caplog.records if r.getMessage() == "sync done"]
+    assert [(d["events"], d["patches"], d["index_changes"]) for d in done] == [(2, 2, 3)]
+
+
+def test_a_keyword_event_listed_without_an_end_is_taken_for_one_not_over(world):
+    """Google always lists an end (even with endTimeUnspecified); should one come without it,
+    the organizer still gets join details rather than a meeting silently left as typed."""
+    anna = world.person("anna")
+    event = world.create(anna, "@webex")
+    stored = world.sim.calendar_state.calendars[anna.email].events[event["id"]]
+    stored.pop("end")
+    world.sync(anna, "initial")
+    assert world.event(anna, event["id"])["location"] == anna.url

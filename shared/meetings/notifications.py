@@ -127,7 +127,7 @@ def _notify(services: Services, key: str, doc: dict[str, Any], start: str) -> bo
     occurrence = f"{user_id}|{event_id}|{start}"
     place = meetings_index.notice_place(user_id, event_id, start)
     try:
-        sealed = _sealed_notice(services, key, doc, place)
+        sealed = _sealed_notice(services, doc, place)
     except (SealedDataError, KeyError) as exc:
         # One unreadable record (shredded key, damaged document) must not hold back the rest.
         _LOGGER.error("meeting record does not open; not notified",
@@ -147,8 +147,7 @@ def _notify(services: Services, key: str, doc: dict[str, Any], start: str) -> bo
     return True
 
 
-def _sealed_notice(services: Services, key: str, doc: dict[str, Any],
-                   place: str) -> dict[str, str]:
+def _sealed_notice(services: Services, doc: dict[str, Any], place: str) -> dict[str, str]:
     """The notification's envelope: the indexer sealed it (``notice``, with the user's
     publishing key, for exactly this place) and the tick adds the wrapped data key. The tick
     holds no KMS grant (infra/functions.tf): it never opens a record or unwraps a key. A record

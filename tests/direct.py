@@ -41,6 +41,24 @@ def running_simulator(now: datetime) -> Iterator[WorkspaceSimulator]:
         yield running
 
 
+def google_free_services(data_dir: Any, now: datetime) -> Iterator[Any]:
+    """The body of a ``services`` fixture for a unit that makes no Google call: the real
+    SQLite store, LocalBus and Sealer (a local KEK) on a fake clock at ``now``."""
+    from shared.bus.local import LocalBus
+    from shared.config import Config
+    from shared.crypto.sealer import Sealer
+    from shared.keys.local import LocalKeysetKek
+    from shared.runtime import Services
+    from shared.store.sqlite import SqliteStore
+
+    clock = FakeClock(now)
+    store = SqliteStore(data_dir / "s.sqlite3")
+    sealer = Sealer(store, LocalKeysetKek(data_dir / "LOCAL-DEV-ONLY-kek.keyset.json"), clock)
+    yield Services(config=Config(), clock=clock, store=store, bus=LocalBus(clock),
+                   sealer=sealer, workspace=NoGoogle())
+    store.close()
+
+
 def workspace_factory(sim: WorkspaceSimulator, backoff: SimulatedBackoff) -> Any:
     """The module's one factory, pointed at the simulator as the embedded stack points it."""
     from shared.google.factory import WorkspaceFactory

@@ -16,18 +16,18 @@ import pytest
 import tink.aead  # noqa: F401
 
 import shared.google.factory  # noqa: F401
-from shared.bus.local import LocalBus
-from shared.clock import FakeClock
 from shared.config import Config
-from shared.crypto.sealer import Sealer
-from shared.keys.local import LocalKeysetKek
 from shared.keyword import joinblock
 from shared.keyword.event_patch import KEY_HASH
 from shared.meetings import index
-from shared.runtime import Services
 from shared.store import names
-from shared.store.sqlite import SqliteStore
-from tests.direct import NoGoogle, SimulatedBackoff, running_simulator, workspace_factory
+from tests.direct import (
+    NoGoogle,
+    SimulatedBackoff,
+    google_free_services,
+    running_simulator,
+    workspace_factory,
+)
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
@@ -51,12 +51,7 @@ def factory(sim):
 
 @pytest.fixture
 def services(tmp_path):
-    clock = FakeClock(NOW)
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    sealer = Sealer(store, LocalKeysetKek(tmp_path / "LOCAL-DEV-ONLY-kek.keyset.json"), clock)
-    yield Services(config=Config(), clock=clock, store=store, bus=LocalBus(clock),
-                   sealer=sealer, workspace=NoGoogle())
-    store.close()
+    yield from google_free_services(tmp_path, NOW)
 
 
 def _at(hours: float) -> str:

@@ -10,15 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.bus.local import LocalBus
-from shared.clock import FakeClock
-from shared.config import Config
-from shared.crypto.sealer import Sealer
-from shared.keys.local import LocalKeysetKek
 from shared.meetings import index
-from shared.runtime import Services
-from shared.store.sqlite import SqliteStore
-from tests.direct import NoGoogle
+from tests.direct import google_free_services
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ZOOM = "https://zoom.us/j/81234567890?pwd=abc"
@@ -27,12 +20,7 @@ START = "2026-11-30T14:00:00Z"
 
 @pytest.fixture
 def services(tmp_path):
-    clock = FakeClock(NOW)
-    store = SqliteStore(tmp_path / "s.sqlite3")
-    sealer = Sealer(store, LocalKeysetKek(tmp_path / "LOCAL-DEV-ONLY-kek.keyset.json"), clock)
-    yield Services(config=Config(), clock=clock, store=store, bus=LocalBus(clock),
-                   sealer=sealer, workspace=NoGoogle())
-    store.close()
+    yield from google_free_services(tmp_path, NOW)
 
 
 def _upsert(services, etag='"1"', start=START, **extra):

@@ -10,8 +10,8 @@ of users reads it for free); deactivation clears those fields and keeps the reco
 from __future__ import annotations
 
 USERS = "users"  # users/{user_id}: status, reason, locale, time zone (kept after deactivation)
-CHANNELS = "channels"  # channels/{channel_id}: push channels (stopped, not deleted)
-SYNC = "sync"  # sync/{user_id}: sync token, lease, pending flag
+CHANNELS = "channels"  # channels/{channel_id}: push channels (a renewed one deleted, a deactivated user's stopped)
+SYNC = "sync"  # sync/{user_id}: sync token, when its listing began and last committed
 MEETINGS = "meetings"  # meetings/{user_id|event}: the sealed meetings index
 SERIES = "series"  # series/{...}: recurring masters expanded into the index
 DATA_KEYS = "data_keys"  # data_keys/{...}: wrapped per-user data keys (shredded)

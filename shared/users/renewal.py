@@ -104,11 +104,6 @@ def expiring_channels(services: Services, now: datetime) -> dict[str, list[str]]
     return owners
 
 
-def expiring_channel_owners(services: Services, now: datetime) -> list[str]:
-    """Users owning a channel that expires within the horizon."""
-    return list(expiring_channels(services, now))
-
-
 def _reconcile_due(services: Services, now: datetime) -> list[str]:
     """Users not synced for a reconciliation interval (deactivation deletes the document)."""
     until = to_rfc3339(now - timedelta(seconds=services.config.reconcile_interval_seconds))

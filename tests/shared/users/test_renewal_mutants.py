@@ -81,7 +81,7 @@ def test_an_expired_channel_is_still_renewed_and_a_stopped_one_is_not(env):
     [(bobs, doc)] = env.channels(bob).items()
     watch.stop_channel(env.services, BOB, bobs, doc["resource_id"])
     env.clock.advance(timedelta(days=9).total_seconds())
-    assert renewal.expiring_channel_owners(env.services, env.now()) == [ann]
+    assert list(renewal.expiring_channels(env.services, env.now())) == [ann]
 
 
 def test_a_tick_reconciles_users_not_synced_for_an_interval_directly_and_writes_nothing(env):
